@@ -1,0 +1,116 @@
+"""Settings: environment variables with the ``CHIPDIGEST_`` prefix (and a ``.env`` file).
+
+Loaded once at start-up into a typed object and passed down. A missing or malformed value stops
+start-up with one line naming the setting (:func:`load_settings`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from digest.fetch import FetchOptions
+from digest.pipeline import IngestOptions
+
+ENV_PREFIX = "CHIPDIGEST_"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line naming it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Path("data")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: a SQLite file in data_dir"
+    )
+    telegram_token: SecretStr | None = None
+    telegram_base_url: str | None = None
+    admin_ids: Annotated[list[int], NoDecode] = []
+    timezone: str = "Asia/Shanghai"
+    fetch_interval_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    sources_file: Path | None = None
+    http_proxy: str | None = None
+    allow_private_sources: bool = False
+    relevance_threshold: float = Field(default=3.0, ge=0)
+    max_source_errors: int = Field(default=10, ge=1)
+    fetch_concurrency: int = Field(default=8, ge=1, le=64)
+    fetch_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    max_feed_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    story_window_hours: int = Field(default=72, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is not None and "://" not in value:
+            raise ValueError("expected a URL such as sqlite:///data/chipdigest.db")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'chipdigest.db'}"
+
+    def fetch_options(self) -> FetchOptions:
+        return FetchOptions(
+            read_timeout=self.fetch_timeout_seconds,
+            connect_timeout=min(10.0, self.fetch_timeout_seconds),
+            total_timeout=self.fetch_timeout_seconds * 3,
+            max_bytes=self.max_feed_bytes,
+            concurrency=self.fetch_concurrency,
+            proxy=self.http_proxy,
+            allow_private=self.allow_private_sources,
+        )
+
+    def ingest_options(self) -> IngestOptions:
+        return IngestOptions(
+            max_errors=self.max_source_errors,
+            backoff_base=timedelta(minutes=self.fetch_interval_minutes),
+            story_window=timedelta(hours=self.story_window_hours),
+        )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning a validation error into one line that names the setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = ENV_PREFIX + str(error["loc"][0]).upper() if error["loc"] else "settings"
+        value = error.get("input")
+        shown = "" if isinstance(value, dict) or value is None else f" (got {value!r})"
+        if "token" in name.lower():
+            shown = ""  # never echo a secret
+        raise SettingsError(f"invalid setting {name}: {error['msg']}{shown}") from exc

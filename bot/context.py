@@ -1,0 +1,67 @@
+"""The composition root shared by the CLI, the console and (later) the Telegram bot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import cached_property
+
+import httpx
+
+from bot.config import Settings
+from digest.companies import CompanyBase
+from digest.enrich import Enricher, load_domain_terms
+from digest.pipeline import IngestPipeline, utcnow
+from digest.sources import load_source_specs
+from storage import Database, StorageError
+
+
+class AppContext:
+    """Settings, database and the heavy singletons (company base, jieba), built once."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        database_url: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.db = Database(database_url or settings.effective_database_url)
+        self.clock = clock
+
+    def prepare(self) -> None:
+        """Bring an embedded SQLite database up to date; insist on it for a server database."""
+        if self.db.is_sqlite:
+            self.db.ensure_schema()
+        elif self.db.current_revision() != self.db.head_revision():
+            raise StorageError("the database schema is not current: run `chipdigest db upgrade`")
+
+    @cached_property
+    def companies(self) -> CompanyBase:
+        return CompanyBase.load()
+
+    @cached_property
+    def enricher(self) -> Enricher:
+        return Enricher(self.companies, load_domain_terms(), self.settings.relevance_threshold)
+
+    def pipeline(self, transport: httpx.AsyncBaseTransport | None = None) -> IngestPipeline:
+        return IngestPipeline(
+            self.db,
+            self.enricher,
+            self.settings.fetch_options(),
+            self.settings.ingest_options(),
+            clock=self.clock,
+            transport=transport,
+        )
+
+    def seed_sources(self) -> int:
+        """Fill an empty sources table from the sources file; returns how many were added."""
+        if self.db.sources.list():
+            return 0
+        specs = load_source_specs(self.settings.sources_file)
+        now = self.clock()
+        return sum(self.db.sources.add(s.url, now, s.title)[1] for s in specs)
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,1 @@
+"""Ingest and digest pipeline: fetch, parse, normalise, enrich, de-duplicate, compose."""

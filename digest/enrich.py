@@ -1,0 +1,93 @@
+"""Enrichment: segment, tag companies, score relevance. One pass over each item's text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+
+from digest.companies import CompanyBase
+from digest.errors import ConfigError
+from digest.matching import PhraseMatcher
+from digest.text import Segmenter, detect_language, match_form, token_boundaries
+
+TITLE_BOOST = 1.25  # a name or term in the title counts a quarter more than in the body
+_WORDLIKE = re.compile(r"\w", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class Enrichment:
+    language: str
+    tokens: tuple[str, ...]  # word tokens of the match form (no spaces or punctuation)
+    companies: tuple[str, ...]
+    title_companies: frozenset[str]
+    relevance: float
+    relevant: bool
+
+
+def load_domain_terms(text: str | None = None) -> dict[str, float]:
+    """Parse ``term weight`` lines (the bundled file unless ``text`` is given)."""
+    if text is None:
+        text = resources.files("digest.data").joinpath("domain_terms.txt").read_text("utf-8")
+    terms: dict[str, float] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        term, _, weight = line.rpartition(" ")
+        try:
+            terms[term.strip()] = float(weight)
+        except ValueError as exc:
+            raise ConfigError(f"domain_terms line {number}: expected 'term weight'") from exc
+    return terms
+
+
+class Enricher:
+    def __init__(
+        self,
+        companies: CompanyBase,
+        terms: Mapping[str, float],
+        threshold: float,
+        segmenter: Segmenter | None = None,
+    ) -> None:
+        self.companies = companies
+        self.threshold = threshold
+        self._terms = dict(terms)
+        self._term_matcher = PhraseMatcher(self._terms)
+        self._segmenter = segmenter or Segmenter(companies.user_words() | set(self._terms))
+
+    @property
+    def segmenter(self) -> Segmenter:
+        return self._segmenter
+
+    def enrich(self, title: str, summary: str) -> Enrichment:
+        text = match_form(f"{title}\n{summary}")
+        title_end = len(match_form(title))
+        tokens = self._segmenter.cut(text)
+        boundaries = token_boundaries(tokens)
+        tagging = self.companies.tag(text, boundaries, title_end)
+        score = self._score(text, boundaries, title_end, tagging.companies)
+        return Enrichment(
+            language=detect_language(text),
+            tokens=tuple(t for t in tokens if _WORDLIKE.search(t)),
+            companies=tagging.companies,
+            title_companies=tagging.in_title,
+            relevance=round(score, 3),
+            relevant=score >= self.threshold,
+        )
+
+    def _score(
+        self, text: str, boundaries: frozenset[int], title_end: int, companies: tuple[str, ...]
+    ) -> float:
+        best: dict[str, float] = {}
+        for match in self._term_matcher.find(text, boundaries):
+            boost = TITLE_BOOST if match.end <= title_end else 1.0
+            weight = self._terms.get(match.phrase, 0.0) * boost
+            best[match.phrase] = max(best.get(match.phrase, 0.0), weight)
+        score = sum(best.values())
+        for company_id in companies:
+            company = self.companies.get(company_id)
+            if company is not None:
+                score += company.weight
+        return score

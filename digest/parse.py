@@ -1,0 +1,95 @@
+"""feedparser at the boundary: bytes and headers in, our own dataclasses out.
+
+feedparser gets the raw body and the response headers, never a URL and never a decoded string,
+so a GBK or GB18030 feed decodes by its own declaration (or by the HTTP charset when the feed is
+silent). No ``FeedParserDict`` leaves this module.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from digest.errors import ParseError
+
+
+@dataclass(frozen=True, slots=True)
+class RawEntry:
+    guid: str | None
+    link: str | None
+    title: str  # may hold HTML
+    summary: str  # may hold HTML; the longest of summary and content
+    published: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    title: str | None
+    link: str | None
+    entries: list[RawEntry]
+    encoding: str | None
+    warning: str | None  # feedparser's bozo exception, when the feed was usable anyway
+
+
+def _struct_to_datetime(value: time.struct_time | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _longest_body(entry: Mapping[str, Any]) -> str:
+    bodies = [_text(entry.get("summary"))]
+    bodies.extend(_text(c.get("value")) for c in entry.get("content", ()) if hasattr(c, "get"))
+    return max(bodies, key=len)
+
+
+def _entry(entry: Mapping[str, Any]) -> RawEntry:
+    published = entry.get("published_parsed") or entry.get("updated_parsed")
+    published = published or entry.get("created_parsed")
+    link = _text(entry.get("link")) or None
+    guid = _text(entry.get("id")) or None
+    return RawEntry(
+        guid=guid,
+        link=link,
+        title=_text(entry.get("title")),
+        summary=_longest_body(entry),
+        published=_struct_to_datetime(published),
+    )
+
+
+def parse_feed(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
+    """Parse a feed body. A bozo feed with entries is used; one with none is an error."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    lowered.setdefault("content-location", url)
+    result = feedparser.parse(
+        body, response_headers=lowered, sanitize_html=False, resolve_relative_uris=False
+    )
+    warning = None
+    if result.get("bozo"):
+        exc = result.get("bozo_exception")
+        warning = f"{type(exc).__name__}: {exc}" if exc else "malformed feed"
+    entries = [_entry(e) for e in result.get("entries", [])]
+    usable = [e for e in entries if e.title or e.summary or e.link]
+    if not usable and (warning or not result.get("version")):
+        raise ParseError(f"not a usable feed ({warning or 'unrecognised format'})")
+    feed = result.get("feed", {})
+    return ParsedFeed(
+        title=_text(feed.get("title")) or None,
+        link=_text(feed.get("link")) or None,
+        entries=usable,
+        encoding=result.get("encoding"),
+        warning=warning,
+    )

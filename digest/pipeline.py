@@ -1,0 +1,292 @@
+"""The one orchestrator of ingest: fetch → parse → normalise → enrich → de-duplicate → store.
+
+Each step is a small function of its own module; only :class:`IngestPipeline` chains them.
+Every source's outcome is returned as a value, so one bad feed stops nothing, and its health
+(ETag, error count, last error, next check) is written on its row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from urllib.parse import urlsplit
+
+import httpx
+
+from digest.dedup import StoryIndex, from_bytes, minhash, shingles, to_bytes
+from digest.enrich import Enricher
+from digest.errors import DigestError, HTTPStatusError, ParseError
+from digest.fetch import Fetcher, FetchOptions, FetchResult
+from digest.normalise import (
+    canonical_link,
+    content_key,
+    guid_key,
+    html_to_text,
+    one_line,
+    to_utc,
+)
+from digest.parse import ParsedFeed, RawEntry, parse_feed
+from storage import Database
+from storage.items import ItemWriter
+from storage.types import NewItem, Source
+
+log = logging.getLogger(__name__)
+
+SUMMARY_CHARS = 4000  # enough for key points; full-text feeds carry whole articles
+TITLE_CHARS = 300
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    max_errors: int = 10
+    backoff_base: timedelta = timedelta(minutes=15)
+    backoff_max: timedelta = timedelta(hours=24)
+    story_window: timedelta = timedelta(days=3)
+    story_capacity: int = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class SourceOutcome:
+    source_id: int
+    url: str
+    title: str | None
+    status: Literal["ok", "not_modified", "error"]
+    new: int = 0
+    duplicate: int = 0
+    relevant: int = 0
+    error: str | None = None
+    warning: str | None = None
+    disabled: bool = False
+    error_kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    entry: RawEntry
+    title: str
+    summary: str
+    link: str | None
+    published: datetime
+    keys: tuple[str, str | None, str]  # guid, link, content
+
+
+class IngestPipeline:
+    def __init__(
+        self,
+        db: Database,
+        enricher: Enricher,
+        fetch_options: FetchOptions,
+        options: IngestOptions | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.db = db
+        self.enricher = enricher
+        self.fetch_options = fetch_options
+        self.options = options or IngestOptions()
+        self._clock = clock
+        self._transport = transport
+        self._write_lock = asyncio.Lock()
+
+    async def run(
+        self,
+        sources: Sequence[Source] | None = None,
+        on_outcome: Callable[[SourceOutcome], None] | None = None,
+    ) -> list[SourceOutcome]:
+        """One cycle over ``sources`` (default: every enabled source that is due)."""
+        now = self._clock()
+        if sources is None:
+            sources = self.db.sources.due(now)
+        index = self._load_index(now)
+
+        async def one(fetcher: Fetcher, source: Source) -> SourceOutcome:
+            outcome = await self._ingest_source(fetcher, source, index)
+            if on_outcome is not None:
+                on_outcome(outcome)
+            return outcome
+
+        async with Fetcher(self.fetch_options, self._transport) as fetcher:
+            return list(await asyncio.gather(*(one(fetcher, s) for s in sources)))
+
+    def _load_index(self, now: datetime) -> StoryIndex:
+        index = StoryIndex(self.options.story_capacity)
+        since = now - self.options.story_window
+        recent = self.db.items.recent_signatures(since, self.options.story_capacity)
+        for stored in reversed(recent):  # oldest first, so eviction order stays right
+            index.add(
+                stored.item_id,
+                stored.story_id,
+                from_bytes(stored.signature),
+                stored.title_companies,
+            )
+        return index
+
+    async def _ingest_source(
+        self, fetcher: Fetcher, source: Source, index: StoryIndex
+    ) -> SourceOutcome:
+        result = await fetcher.fetch(source.url, source.etag, source.last_modified)
+        now = self._clock()
+        if result.error is not None:
+            return self._failed(source, result.error, now)
+        if result.status == "not_modified":
+            self._succeeded(source, result, now, "not_modified", None, None)
+            return SourceOutcome(source.id, source.url, source.title, "not_modified")
+        try:
+            feed = parse_feed(result.body, result.headers, result.final_url or source.url)
+        except ParseError as exc:
+            return self._failed(source, exc, now)
+        try:
+            async with self._write_lock:  # one writer; the event loop stays free for fetches
+                outcome = await asyncio.to_thread(self._store_feed, source, feed, now, index)
+        except Exception as exc:  # a bug or a database fault must not end the cycle
+            log.exception("storing items of source %s (%s) failed", source.id, source.url)
+            return self._failed(source, DigestError(f"storing items failed: {exc}"), now)
+        self._succeeded(source, result, now, "ok", feed.title, feed.warning)
+        if feed.warning:
+            log.warning(
+                "source %s (%s) is malformed but usable: %s", source.id, source.url, feed.warning
+            )
+        return replace(outcome, warning=feed.warning, title=source.title or feed.title)
+
+    def _succeeded(
+        self,
+        source: Source,
+        result: FetchResult,
+        now: datetime,
+        status: str,
+        title: str | None,
+        warning: str | None,
+    ) -> None:
+        self.db.sources.record_success(
+            source.id,
+            now=now,
+            status=status,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            title=title,
+            next_check_at=None,
+            warning=warning,
+        )
+
+    def _failed(self, source: Source, error: DigestError, now: datetime) -> SourceOutcome:
+        errors = source.error_count + 1
+        delay = min(self.options.backoff_max, self.options.backoff_base * 2 ** (errors - 1))
+        if isinstance(error, HTTPStatusError) and error.retry_after:
+            delay = max(delay, timedelta(seconds=error.retry_after))
+        updated = self.db.sources.record_failure(
+            source.id,
+            now=now,
+            status=getattr(error, "kind", "error"),
+            error=str(error),
+            next_check_at=now + delay,
+            max_errors=self.options.max_errors,
+        )
+        disabled = updated is not None and not updated.enabled
+        log.warning(
+            "source %s (%s) failed (%d in a row): %s%s",
+            source.id,
+            source.url,
+            errors,
+            error,
+            "; disabled" if disabled else "",
+        )
+        return SourceOutcome(
+            source.id,
+            source.url,
+            source.title,
+            "error",
+            error=str(error),
+            disabled=disabled,
+            error_kind=getattr(error, "kind", "error"),
+        )
+
+    # --- the synchronous part, run in a worker thread -----------------------------------
+
+    def _store_feed(
+        self, source: Source, feed: ParsedFeed, now: datetime, index: StoryIndex
+    ) -> SourceOutcome:
+        base = feed.link or source.url
+        candidates = [c for e in feed.entries if (c := self._normalise(source, e, base, now))]
+        known = self.db.items.existing_keys(k for c in candidates for k in c.keys if k is not None)
+        outlet = source.title or feed.title or urlsplit(source.url).hostname or source.url
+        new = duplicate = relevant = 0
+        with self.db.items.writer() as writer:
+            for candidate in candidates:
+                keys = [k for k in candidate.keys if k is not None]
+                if known.intersection(keys):
+                    duplicate += 1
+                    continue
+                known.update(keys)
+                stored = self._store_one(writer, source, outlet, candidate, now, index)
+                if stored is None:
+                    duplicate += 1
+                    continue
+                new += 1
+                relevant += stored
+        return SourceOutcome(source.id, source.url, source.title, "ok", new, duplicate, relevant)
+
+    def _normalise(
+        self, source: Source, entry: RawEntry, base: str, now: datetime
+    ) -> _Candidate | None:
+        title = one_line(html_to_text(entry.title))[:TITLE_CHARS]
+        summary = html_to_text(entry.summary)[:SUMMARY_CHARS]
+        if not title and not summary:
+            return None
+        title = title or one_line(summary)[:60]
+        link = canonical_link(entry.link, base) or canonical_link(entry.guid)
+        keys = (
+            guid_key(entry.guid, source.url, link, title),
+            None if link is None else guid_key(link, "", None, ""),
+            content_key(title, summary, link),
+        )
+        return _Candidate(entry, title, summary, link, to_utc(entry.published, now), keys)
+
+    def _store_one(
+        self,
+        writer: ItemWriter,
+        source: Source,
+        outlet: str,
+        candidate: _Candidate,
+        now: datetime,
+        index: StoryIndex,
+    ) -> bool | None:
+        enrichment = self.enricher.enrich(candidate.title, candidate.summary)
+        words = shingles(enrichment.tokens)
+        signature = minhash(words)
+        title_companies = tuple(sorted(enrichment.title_companies))
+        story_id = index.find_story(signature, title_companies) if words else None
+        item = NewItem(
+            source_id=source.id,
+            outlet=outlet,
+            guid=candidate.entry.guid,
+            guid_key=candidate.keys[0],
+            link=candidate.link,
+            link_key=candidate.keys[1],
+            content_key=candidate.keys[2],
+            title=candidate.title,
+            summary=candidate.summary,
+            published_at=candidate.published,
+            fetched_at=now,
+            language=enrichment.language,
+            companies=enrichment.companies,
+            relevance=enrichment.relevance,
+            relevant=enrichment.relevant,
+            tokens=" ".join(enrichment.tokens),
+            signature=to_bytes(signature),
+            story_id=story_id,
+        )
+        stored = writer.add(item)
+        if stored is None:
+            return None
+        if words:
+            index.add(stored.item_id, stored.story_id, signature, title_companies)
+        return enrichment.relevant

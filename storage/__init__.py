@@ -1,0 +1,9 @@
+"""Persistence for chip-digest: tables, migrations and repositories.
+
+This package knows nothing of fetching, digests or Telegram. It hands the rest of the code plain
+dataclasses from :mod:`storage.types`, never ORM rows.
+"""
+
+from storage.db import Database, StorageError
+
+__all__ = ["Database", "StorageError"]

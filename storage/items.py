@@ -1,0 +1,229 @@
+"""Item repository: exact de-duplication by unique keys, stories, and item queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.tables import ItemCompanyRow, ItemRow, SourceRow, StoryRow
+from storage.types import Item, NewItem, StoredItemRef, StoredSignature
+
+if TYPE_CHECKING:
+    from storage.db import Database
+
+_KEY_CHUNK = 500  # stays under SQLite's bound-parameter limit
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), _KEY_CHUNK):
+        yield values[start : start + _KEY_CHUNK]
+
+
+class ItemRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def existing_keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` (guid, link or content keys, all hex digests) are stored already."""
+        wanted = sorted(set(keys))
+        found: set[str] = set()
+        with self._db.session() as session:
+            for column in (ItemRow.guid_key, ItemRow.link_key, ItemRow.content_key):
+                for chunk in _chunks(wanted):
+                    found.update(
+                        k for k in session.scalars(select(column).where(column.in_(chunk))) if k
+                    )
+        return found
+
+    def add_many(self, items: Sequence[NewItem]) -> list[StoredItemRef | None]:
+        """Store items in one transaction; a duplicate key yields ``None`` in its place."""
+        with self.writer() as writer:
+            return [writer.add(item) for item in items]
+
+    @contextmanager
+    def writer(self) -> Iterator[ItemWriter]:
+        """One transaction for a batch whose later items depend on earlier ones' ids."""
+        with self._db.session() as session:
+            yield ItemWriter(self, session)
+
+    def _insert(self) -> Any:
+        dialect = postgresql if self._db.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(ItemRow)
+
+    def _add(self, session: Session, item: NewItem) -> StoredItemRef | None:
+        story_id = item.story_id
+        if story_id is None:
+            story = StoryRow(first_seen_at=item.fetched_at, last_seen_at=item.fetched_at)
+            session.add(story)
+            session.flush()
+            story_id = story.id
+        values = {
+            "source_id": item.source_id,
+            "story_id": story_id,
+            "outlet": item.outlet,
+            "guid": item.guid,
+            "guid_key": item.guid_key,
+            "link": item.link,
+            "link_key": item.link_key,
+            "content_key": item.content_key,
+            "title": item.title,
+            "summary": item.summary,
+            "published_at": item.published_at,
+            "fetched_at": item.fetched_at,
+            "language": item.language,
+            "relevance": item.relevance,
+            "relevant": item.relevant,
+            "tokens": item.tokens,
+            "signature": item.signature,
+            "title_companies": " ".join(item.title_companies),
+        }
+        statement = self._insert().values(**values).on_conflict_do_nothing().returning(ItemRow.id)
+        item_id = session.scalar(statement)
+        if item_id is None:  # lost a race with another writer: the unique index said no
+            if item.story_id is None:
+                session.execute(StoryRow.__table__.delete().where(StoryRow.id == story_id))
+            return None
+        if item.story_id is not None:
+            session.execute(
+                update(StoryRow).where(StoryRow.id == story_id).values(last_seen_at=item.fetched_at)
+            )
+        session.add_all(ItemCompanyRow(item_id=item_id, company_id=c) for c in item.companies)
+        return StoredItemRef(item_id=item_id, story_id=story_id)
+
+    def recent_signatures(self, since: datetime, limit: int) -> list[StoredSignature]:
+        """Signatures of items fetched since ``since``, newest first, at most ``limit``."""
+        query = (
+            select(ItemRow.id, ItemRow.story_id, ItemRow.signature, ItemRow.title_companies)
+            .where(ItemRow.fetched_at >= since)
+            .order_by(ItemRow.id.desc())
+            .limit(limit)
+        )
+        with self._db.session() as session:
+            return [
+                StoredSignature(i, s, sig, tuple(companies.split()))
+                for i, s, sig, companies in session.execute(query)
+            ]
+
+    def list(
+        self,
+        *,
+        company: str | None = None,
+        since: datetime | None = None,
+        source_id: int | None = None,
+        relevant_only: bool = False,
+        limit: int = 50,
+    ) -> list[Item]:
+        """Stored items, newest first."""
+        query = select(ItemRow).order_by(ItemRow.published_at.desc(), ItemRow.id.desc())
+        if company:
+            query = query.join(ItemCompanyRow, ItemCompanyRow.item_id == ItemRow.id).where(
+                ItemCompanyRow.company_id == company
+            )
+        if since is not None:
+            query = query.where(ItemRow.published_at >= since)
+        if source_id is not None:
+            query = query.where(ItemRow.source_id == source_id)
+        if relevant_only:
+            query = query.where(ItemRow.relevant.is_(True))
+        with self._db.session() as session:
+            rows = list(session.scalars(query.limit(limit)))
+            return self._to_items(session, rows)
+
+    def _to_items(self, session: Session, rows: Sequence[ItemRow]) -> list[Item]:
+        companies: dict[int, list[str]] = {row.id: [] for row in rows}
+        if rows:
+            pairs = session.execute(
+                select(ItemCompanyRow.item_id, ItemCompanyRow.company_id)
+                .where(ItemCompanyRow.item_id.in_(list(companies)))
+                .order_by(ItemCompanyRow.company_id)
+            )
+            for item_id, company_id in pairs:
+                companies[item_id].append(company_id)
+        return [
+            Item(
+                id=row.id,
+                source_id=row.source_id,
+                outlet=row.outlet,
+                title=row.title,
+                link=row.link,
+                summary=row.summary,
+                published_at=row.published_at,
+                fetched_at=row.fetched_at,
+                language=row.language,
+                companies=tuple(companies[row.id]),
+                story_id=row.story_id,
+                relevance=row.relevance,
+                relevant=row.relevant,
+            )
+            for row in rows
+        ]
+
+    def count(self) -> int:
+        with self._db.session() as session:
+            return session.scalar(select(func.count(ItemRow.id))) or 0
+
+    def counts_by_source(self) -> list[tuple[str, int, int]]:
+        """(outlet or source URL, items, relevant items) per source."""
+        label = func.coalesce(SourceRow.title, SourceRow.url, ItemRow.outlet)
+        query = (
+            select(
+                label,
+                func.count(ItemRow.id),
+                func.sum(case((ItemRow.relevant.is_(True), 1), else_=0)),
+            )
+            .select_from(ItemRow)
+            .outerjoin(SourceRow, SourceRow.id == ItemRow.source_id)
+            .group_by(label)
+            .order_by(func.count(ItemRow.id).desc())
+        )
+        with self._db.session() as session:
+            return [(name, n, int(r or 0)) for name, n, r in session.execute(query)]
+
+    def counts_by_company(self) -> list[tuple[str, int]]:
+        query = (
+            select(ItemCompanyRow.company_id, func.count(ItemCompanyRow.item_id))
+            .group_by(ItemCompanyRow.company_id)
+            .order_by(func.count(ItemCompanyRow.item_id).desc(), ItemCompanyRow.company_id)
+        )
+        with self._db.session() as session:
+            return [(c, n) for c, n in session.execute(query)]
+
+    def stories(self, *, min_items: int = 1, limit: int = 20) -> list[list[Item]]:
+        """Stories with at least ``min_items`` items, largest first, each a list of its items."""
+        size = func.count(ItemRow.id)
+        query = (
+            select(ItemRow.story_id)
+            .group_by(ItemRow.story_id)
+            .having(size >= min_items)
+            .order_by(size.desc(), func.max(ItemRow.published_at).desc())
+            .limit(limit)
+        )
+        with self._db.session() as session:
+            story_ids = list(session.scalars(query))
+            if not story_ids:
+                return []
+            rows = session.scalars(
+                select(ItemRow).where(ItemRow.story_id.in_(story_ids)).order_by(ItemRow.id)
+            )
+            items = self._to_items(session, list(rows))
+        grouped: dict[int, list[Item]] = {sid: [] for sid in story_ids}
+        for item in items:
+            grouped[item.story_id].append(item)
+        return list(grouped.values())
+
+
+class ItemWriter:
+    """Adds items one by one inside a single transaction (see :meth:`ItemRepository.writer`)."""
+
+    def __init__(self, repository: ItemRepository, session: Session) -> None:
+        self._repository = repository
+        self._session = session
+
+    def add(self, item: NewItem) -> StoredItemRef | None:
+        return self._repository._add(self._session, item)

@@ -1,0 +1,86 @@
+"""Plain dataclasses that cross the storage boundary (no ORM rows leave this package)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A feed we poll, with its health kept on the same row (as miniflux does)."""
+
+    id: int
+    url: str
+    title: str | None
+    enabled: bool
+    etag: str | None
+    last_modified: str | None
+    error_count: int
+    last_error: str | None
+    last_status: str | None
+    next_check_at: datetime | None
+    last_fetched_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """An enriched entry ready to be stored. Keys are hex digests used by unique indexes."""
+
+    source_id: int | None
+    outlet: str
+    guid: str | None
+    guid_key: str
+    link: str | None
+    link_key: str | None
+    content_key: str
+    title: str
+    summary: str
+    published_at: datetime
+    fetched_at: datetime
+    language: str
+    companies: tuple[str, ...]
+    relevance: float
+    relevant: bool
+    tokens: str
+    signature: bytes
+    title_companies: tuple[str, ...] = ()
+    story_id: int | None = None  # None: the item starts a new story
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A stored item as the rest of the code sees it."""
+
+    id: int
+    source_id: int | None
+    outlet: str
+    title: str
+    link: str | None
+    summary: str
+    published_at: datetime
+    fetched_at: datetime
+    language: str
+    companies: tuple[str, ...]
+    story_id: int
+    relevance: float
+    relevant: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSignature:
+    """A recent item's MinHash signature, used to rebuild the near-duplicate index."""
+
+    item_id: int
+    story_id: int
+    signature: bytes
+    title_companies: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItemRef:
+    """The ids a newly stored item received."""
+
+    item_id: int
+    story_id: int
