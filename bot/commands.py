@@ -101,7 +101,7 @@ def list_items(
         raise CommandError("--limit must be at least 1")
     company_id = require_company(ctx, company).id if company else None
     start = ctx.clock() - parse_duration(since) if since else None
-    return ctx.db.items.list(
+    return ctx.db.items.latest(
         company=company_id, since=start, limit=limit, relevant_only=relevant_only
     )
 
@@ -129,7 +129,7 @@ async def fetch(
 
 
 def list_sources(ctx: AppContext) -> list[Source]:
-    return ctx.db.sources.list()
+    return ctx.db.sources.all()
 
 
 def add_source(ctx: AppContext, url: str, title: str | None = None) -> tuple[Source, bool]:
@@ -167,4 +167,4 @@ def import_opml(ctx: AppContext, path: Path) -> tuple[int, int]:
 
 
 def export_opml(ctx: AppContext) -> str:
-    return write_opml([SourceSpec(s.url, s.title) for s in ctx.db.sources.list()])
+    return write_opml([SourceSpec(s.url, s.title) for s in ctx.db.sources.all()])

@@ -6,6 +6,7 @@ start-up with one line naming the setting (:func:`load_settings`).
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -14,10 +15,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from digest.fetch import FetchOptions
+from digest.fetch import FetchOptions, Networks
 from digest.pipeline import IngestOptions
 
 ENV_PREFIX = "CHIPDIGEST_"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
 
 
 class SettingsError(Exception):
@@ -40,7 +43,8 @@ class Settings(BaseSettings):
     fetch_interval_minutes: int = Field(default=30, ge=1, le=24 * 60)
     sources_file: Path | None = None
     http_proxy: str | None = None
-    allow_private_sources: bool = False
+    # "true" allows every private address; a comma-separated list of networks allows those only
+    allow_private_sources: str = "false"
     relevance_threshold: float = Field(default=3.0, ge=0)
     max_source_errors: int = Field(default=10, ge=1)
     fetch_concurrency: int = Field(default=8, ge=1, le=64)
@@ -55,6 +59,27 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
         return value
+
+    @field_validator("allow_private_sources")
+    @classmethod
+    def _private_sources(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value in _TRUE | _FALSE:
+            return value
+        for part in value.split(","):
+            try:
+                ipaddress.ip_network(part.strip(), strict=False)
+            except ValueError as exc:
+                raise ValueError("expected true, false or networks such as 10.0.0.0/8") from exc
+        return value
+
+    def private_policy(self) -> tuple[bool, Networks]:
+        """(allow every private address, networks allowed although private)."""
+        value = self.allow_private_sources
+        if value in _TRUE | _FALSE:
+            return value in _TRUE, ()
+        networks = tuple(ipaddress.ip_network(p.strip(), strict=False) for p in value.split(","))
+        return False, networks
 
     @field_validator("timezone")
     @classmethod
@@ -91,7 +116,8 @@ class Settings(BaseSettings):
             max_bytes=self.max_feed_bytes,
             concurrency=self.fetch_concurrency,
             proxy=self.http_proxy,
-            allow_private=self.allow_private_sources,
+            allow_private=self.private_policy()[0],
+            private_allowlist=self.private_policy()[1],
         )
 
     def ingest_options(self) -> IngestOptions:

@@ -57,7 +57,7 @@ class AppContext:
 
     def seed_sources(self) -> int:
         """Fill an empty sources table from the sources file; returns how many were added."""
-        if self.db.sources.list():
+        if self.db.sources.all():
             return 0
         specs = load_source_specs(self.settings.sources_file)
         now = self.clock()

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from digest.errors import ConfigError
 from digest.matching import Match, PhraseMatcher
@@ -123,8 +124,10 @@ class CompanyBase:
         return cls._from_data(data)
 
     @classmethod
-    def _from_data(cls, data: dict) -> CompanyBase:  # type: ignore[type-arg]
-        companies, guards, exact = [], [], []
+    def _from_data(cls, data: dict[str, Any]) -> CompanyBase:
+        companies: list[Company] = []
+        guards: list[Guard] = []
+        exact: list[str] = []
         for entry in data.get("company", []):
             try:
                 companies.append(
@@ -158,7 +161,7 @@ class CompanyBase:
     def __len__(self) -> int:
         return len(self.companies)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Company]:
         return iter(self.companies.values())
 
     def get(self, company_id: str) -> Company | None:

@@ -40,6 +40,8 @@ class FetchOptions:
     concurrency: int = 8
     proxy: str | None = None
     allow_private: bool = False
+    # Networks trusted although private (e.g. a self-hosted RSSHub at 10.0.0.5).
+    private_allowlist: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     user_agent: str = USER_AGENT
 
 
@@ -60,10 +62,15 @@ class FetchResult:
         return None if self.error is None else str(self.error)
 
 
-def _is_public(address: str) -> bool:
+Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def _is_public(address: str, allowlist: Networks = ()) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
+    if any(ip in network for network in allowlist):
+        return True
     return not (
         ip.is_private
         or ip.is_loopback
@@ -74,7 +81,7 @@ def _is_public(address: str) -> bool:
     )
 
 
-async def check_url(url: httpx.URL | str, allow_private: bool) -> None:
+async def check_url(url: httpx.URL | str, allow_private: bool, allowlist: Networks = ()) -> None:
     """Raise :class:`BlockedURL` unless ``url`` is http(s) to a public address (or allowed)."""
     url = httpx.URL(url) if isinstance(url, str) else url
     if url.scheme not in ("http", "https"):
@@ -92,7 +99,7 @@ async def check_url(url: httpx.URL | str, allow_private: bool) -> None:
         raise NetworkError(f"cannot resolve {host}: {exc.strerror}") from exc
     for info in infos:
         address = str(info[4][0])
-        if not _is_public(address):
+        if not _is_public(address, allowlist):
             raise BlockedURL(
                 f"{host} resolves to non-public address {address} "
                 "(set CHIPDIGEST_ALLOW_PRIVATE_SOURCES=1 to allow)"
@@ -102,12 +109,15 @@ async def check_url(url: httpx.URL | str, allow_private: bool) -> None:
 class GuardedTransport(httpx.AsyncBaseTransport):
     """Checks every request, redirects included, before it reaches the network."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, allow_private: bool) -> None:
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, allow_private: bool, allowlist: Networks = ()
+    ) -> None:
         self._inner = inner
         self._allow_private = allow_private
+        self._allowlist = allowlist
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await check_url(request.url, self._allow_private)
+        await check_url(request.url, self._allow_private, self._allowlist)
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -135,7 +145,7 @@ class Fetcher:
         self.options = options
         inner = transport or httpx.AsyncHTTPTransport(proxy=options.proxy, retries=0)
         if transport is None:
-            inner = GuardedTransport(inner, options.allow_private)
+            inner = GuardedTransport(inner, options.allow_private, options.private_allowlist)
         self._client = httpx.AsyncClient(
             transport=inner,
             timeout=httpx.Timeout(

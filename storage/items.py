@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -87,7 +87,7 @@ class ItemRepository:
         item_id = session.scalar(statement)
         if item_id is None:  # lost a race with another writer: the unique index said no
             if item.story_id is None:
-                session.execute(StoryRow.__table__.delete().where(StoryRow.id == story_id))
+                session.execute(delete(StoryRow).where(StoryRow.id == story_id))
             return None
         if item.story_id is not None:
             session.execute(
@@ -110,7 +110,7 @@ class ItemRepository:
                 for i, s, sig, companies in session.execute(query)
             ]
 
-    def list(
+    def latest(
         self,
         *,
         company: str | None = None,

@@ -56,7 +56,7 @@ class SourceRepository:
             row = session.scalar(select(SourceRow).where(SourceRow.url == url))
             return None if row is None else _to_source(row)
 
-    def list(self) -> list[Source]:
+    def all(self) -> list[Source]:
         with self._db.session() as session:
             rows = session.scalars(select(SourceRow).order_by(SourceRow.id))
             return [_to_source(row) for row in rows]

@@ -1,0 +1,102 @@
+"""Shared fixtures: no internet, a clean environment, a real feed server, a real database."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from digest.companies import CompanyBase
+from digest.enrich import Enricher, load_domain_terms
+from digest.fetch import FetchOptions
+from digest.pipeline import IngestOptions, IngestPipeline
+from storage import Database
+from tests.feedserver import FeedServer
+
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    """Tests may talk to loopback only; anything else is a bug in the test."""
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if not ipaddress.ip_address(host).is_loopback:
+            raise OSError(f"tests must not touch the network (tried {address})")
+    return _real_connect(self, address)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("CHIPDIGEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no stray .env, and data/ lands in the test's folder
+
+
+@dataclass
+class FakeClock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    server = FeedServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'test.db'}")
+    database.upgrade()
+    yield database
+    database.close()
+
+
+@pytest.fixture(scope="session")
+def companies() -> CompanyBase:
+    return CompanyBase.load()
+
+
+@pytest.fixture(scope="session")
+def enricher(companies: CompanyBase) -> Enricher:
+    return Enricher(companies, load_domain_terms(), threshold=3.0)
+
+
+FAST_FETCH = FetchOptions(
+    connect_timeout=2,
+    read_timeout=1.0,
+    total_timeout=3.0,
+    max_bytes=256 * 1024,
+    allow_private=True,
+)
+
+
+@pytest.fixture
+def make_pipeline(db: Database, enricher: Enricher, clock: FakeClock):  # type: ignore[no-untyped-def]
+    def make(fetch: FetchOptions = FAST_FETCH, **options: object) -> IngestPipeline:
+        return IngestPipeline(db, enricher, fetch, IngestOptions(**options), clock=clock)  # type: ignore[arg-type]
+
+    return make

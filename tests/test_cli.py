@@ -1,0 +1,165 @@
+"""The command line, end to end, in-process: what a user types and what they read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.feedserver import FeedServer
+
+DEMO_DB = "sqlite:///data/demo.db"
+
+
+@pytest.fixture(autouse=True)
+def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_demo_ingests_the_bundled_feeds_without_network(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo")
+
+    assert code == 0
+    assert "7 sources, 67 new items, 1 failed" in out
+    assert "半导体快讯" in out and "11" in out  # the GBK feed decoded
+    assert "mismatched tag" in out  # the malformed feed is used and its problem shown
+    assert "not a usable feed" in out  # the HTML page is an error on its source
+    assert "寒武纪 (Cambricon)" in out
+    assert "Stories told by several outlets" in out and "芯智观察, 算力日报" in out
+
+
+def test_demo_twice_starts_fresh(capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "demo")
+    code, out, _ = run(capsys, "demo")
+    assert code == 0 and "67 new items" in out
+
+
+def test_items_json_has_the_promised_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "demo")
+    code, out, _ = run(capsys, "--database", DEMO_DB, "items", "--json", "--limit", "200")
+
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(rows) == 67
+    for row in rows:
+        assert {
+            "id",
+            "title",
+            "link",
+            "published",
+            "source",
+            "language",
+            "companies",
+            "story_id",
+            "relevant",
+        } <= row.keys()
+        assert row["published"].endswith("Z") and row["language"] in ("zh", "en")
+    assert [r["published"] for r in rows] == sorted((r["published"] for r in rows), reverse=True)
+    trap = next(r for r in rows if "化石" in r["title"])
+    assert trap["companies"] == [] and trap["relevant"] is False  # 寒武纪 the era, not the company
+    stories = {}
+    for row in rows:
+        stories.setdefault(row["story_id"], set()).add(row["source"])
+    assert max(len(s) for s in stories.values()) >= 3
+
+
+@pytest.mark.parametrize("name", ["寒武纪", "cambricon", "Cambricon", "688256", "Cambrcon"])
+def test_items_by_company_accepts_names_aliases_tickers_and_typos(
+    capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    run(capsys, "demo")
+    code, out, _ = run(capsys, "--database", DEMO_DB, "items", "--json", "--company", name)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(rows) == 6
+    assert all("cambricon" in r["companies"] for r in rows)
+
+
+def test_items_since_and_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "demo")
+    code, out, _ = run(capsys, "--database", DEMO_DB, "items", "--json", "--limit", "3")
+    assert code == 0 and len(out.splitlines()) == 3
+
+
+def test_wrong_arguments_get_a_clear_message(capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "demo")
+    code, _, err = run(capsys, "--database", DEMO_DB, "items", "--company", "qwertyuiop")
+    assert code == 1 and "unknown company 'qwertyuiop'" in err
+    code, _, err = run(capsys, "--database", DEMO_DB, "items", "--since", "yesterday")
+    assert code == 1 and "not a duration" in err
+    code, _, err = run(capsys, "sources", "add", "ftp://example.com/feed")
+    assert code == 1 and "not an http(s) feed URL" in err
+
+
+def test_sources_are_seeded_added_removed_and_round_trip_through_opml(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run(capsys, "sources", "list")
+    assert code == 0 and "https://36kr.com/feed" in out
+
+    code, out, _ = run(capsys, "sources", "add", "https://example.org/rss.xml")
+    assert code == 0 and "added: #14" in out
+    code, out, _ = run(capsys, "sources", "add", "https://example.org/rss.xml")
+    assert "already present" in out
+    code, out, _ = run(capsys, "sources", "remove", "14")
+    assert code == 0
+    code, _, err = run(capsys, "sources", "remove", "14")
+    assert code == 1 and "no source with id 14" in err
+
+    opml = tmp_path / "out.opml"
+    assert run(capsys, "sources", "export-opml", str(opml))[0] == 0
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    code, out, _ = run(capsys, "--database", other, "sources", "import-opml", str(opml))
+    assert code == 0 and "imported 13 new sources" in out
+
+
+def test_fetch_url_fetches_and_reports_per_source(
+    capsys: pytest.CaptureFixture[str], feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHIPDIGEST_ALLOW_PRIVATE_SOURCES", "true")
+    good = feed_server.add_file("/good.xml", "rdf.xml", "application/rdf+xml")
+    bad = feed_server.add("/gone.xml", status=404)
+
+    code, out, _ = run(capsys, "fetch", "--url", good, bad)
+
+    assert code == 0
+    assert "2 sources, 2 new items, 1 failed" in out
+    assert "HTTP 404" in out
+    code, out, _ = run(capsys, "fetch", "--url", good)
+    assert "0 new items" in out
+
+
+def test_fetch_refuses_private_sources_without_the_setting(
+    capsys: pytest.CaptureFixture[str], feed_server: FeedServer
+) -> None:
+    url = feed_server.add_file("/good.xml", "rdf.xml", "application/rdf+xml")
+    code, out, _ = run(capsys, "fetch", "--url", url)
+    assert code == 0 and "non-public address" in out and feed_server.hits["/good.xml"] == 0
+
+
+def test_a_malformed_setting_stops_start_up_with_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHIPDIGEST_FETCH_INTERVAL_MINUTES", "often")
+    code, out, err = run(capsys, "items")
+    assert code == 2 and out == ""
+    assert err.strip().count("\n") == 0
+    assert "CHIPDIGEST_FETCH_INTERVAL_MINUTES" in err and "'often'" in err
+
+
+def test_dotenv_is_honoured(capsys: pytest.CaptureFixture[str]) -> None:
+    Path(".env").write_text("CHIPDIGEST_TIMEZONE=Mars/Olympus_Mons\n", encoding="utf-8")
+    code, _, err = run(capsys, "items")
+    assert code == 2 and "CHIPDIGEST_TIMEZONE" in err and "unknown time zone" in err
+
+
+def test_db_upgrade_and_current(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert code == 0 and "database at revision 0001" in out
+    assert Path("data/chipdigest.db").exists()

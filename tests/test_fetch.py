@@ -1,0 +1,211 @@
+"""The fetcher and the pipeline against a real HTTP server with the faults of production."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import timedelta
+
+from digest.fetch import FetchOptions, Fetcher
+from storage import Database
+from tests.conftest import FAST_FETCH, FakeClock
+from tests.feedserver import FeedServer
+
+
+async def test_second_fetch_with_etag_gets_304_and_stores_nothing(
+    feed_server: FeedServer, db: Database, make_pipeline, clock: FakeClock
+) -> None:
+    url = feed_server.add_file("/feed", "rss2.xml", "application/rss+xml", etag='"v1"')
+    source, _ = db.sources.add(url, clock())
+    pipeline = make_pipeline()
+
+    [first] = await pipeline.run([source])
+    [second] = await pipeline.run([db.sources.get(source.id)])
+
+    assert (first.status, first.new) == ("ok", 3)
+    assert (second.status, second.new) == ("not_modified", 0)
+    assert feed_server.request_headers["/feed"][1]["If-None-Match"] == '"v1"'
+    assert db.items.count() == 3
+
+
+async def test_second_fetch_without_validators_finds_only_duplicates(
+    feed_server: FeedServer, db: Database, make_pipeline, clock: FakeClock
+) -> None:
+    url = feed_server.add_file("/plain", "atom.xml", "application/atom+xml")
+    source, _ = db.sources.add(url, clock())
+    pipeline = make_pipeline()
+
+    await pipeline.run([source])
+    [again] = await pipeline.run([db.sources.get(source.id)])
+
+    assert (again.status, again.new, again.duplicate) == ("ok", 0, 2)
+    assert db.items.count() == 2
+
+
+async def test_same_item_from_another_source_is_not_stored_twice(
+    feed_server: FeedServer, db: Database, make_pipeline, clock: FakeClock
+) -> None:
+    first = feed_server.add_file("/a", "rdf.xml", "application/rdf+xml")
+    mirror = feed_server.add_file("/mirror", "rdf.xml", "application/rdf+xml")
+    sources = [db.sources.add(u, clock())[0] for u in (first, mirror)]
+
+    outcomes = await make_pipeline().run(sources)
+
+    assert sorted((o.new, o.duplicate) for o in outcomes) == [(0, 2), (2, 0)]
+    assert db.items.count() == 2
+
+
+async def test_redirect_is_followed(
+    feed_server: FeedServer, db: Database, make_pipeline, clock: FakeClock
+) -> None:
+    target = feed_server.add_file("/new-home", "rdf.xml", "application/rdf+xml")
+    old = feed_server.add("/old-home", redirect=target)
+    source, _ = db.sources.add(old, clock())
+
+    [outcome] = await make_pipeline().run([source])
+
+    assert (outcome.status, outcome.new) == ("ok", 2)
+
+
+async def test_private_address_is_refused_without_the_setting(
+    feed_server: FeedServer, db: Database, make_pipeline, clock: FakeClock
+) -> None:
+    url = feed_server.add_file("/feed", "rss2.xml", "application/rss+xml")
+    source, _ = db.sources.add(url, clock())
+    strict = FetchOptions(connect_timeout=2, read_timeout=1, total_timeout=3)
+
+    [outcome] = await make_pipeline(fetch=strict).run([source])
+
+    assert outcome.status == "error"
+    assert "non-public address 127.0.0.1" in (outcome.error or "")
+    assert "CHIPDIGEST_ALLOW_PRIVATE_SOURCES" in (outcome.error or "")
+    assert feed_server.hits["/feed"] == 0  # refused before any byte was sent
+
+
+async def test_redirect_to_a_private_address_is_refused(
+    feed_server: FeedServer, db: Database, make_pipeline, clock: FakeClock
+) -> None:
+    # 127.0.0.1 is trusted here (as an operator would trust a LAN RSSHub); the redirect
+    # points at 127.0.0.2, another private address nobody allowed.
+    inner = feed_server.url("/internal", host="127.0.0.2")
+    url = feed_server.add("/public", redirect=inner)
+    feed_server.add_file("/internal", "rss2.xml", "application/rss+xml")
+    source, _ = db.sources.add(url, clock())
+    options = FetchOptions(
+        connect_timeout=2,
+        read_timeout=1,
+        total_timeout=3,
+        private_allowlist=(ipaddress.ip_network("127.0.0.1/32"),),
+    )
+
+    [outcome] = await make_pipeline(fetch=options).run([source])
+
+    assert outcome.status == "error"
+    assert "127.0.0.2" in (outcome.error or "")
+    assert feed_server.hits["/public"] == 1
+    assert feed_server.hits["/internal"] == 0
+
+
+async def test_non_http_scheme_is_refused() -> None:
+    async with Fetcher(FAST_FETCH) as fetcher:
+        result = await fetcher.fetch("file:///etc/passwd")
+    assert result.status == "error"
+    assert "only http(s)" in (result.error_message or "")
+
+
+async def test_body_over_the_cap_is_an_error(
+    feed_server: FeedServer, db: Database, make_pipeline, clock: FakeClock
+) -> None:
+    declared = feed_server.add("/big", body=b"<rss>" + b"x" * 300_000, headers={})
+    endless = feed_server.add("/endless", chunked_forever=True, headers={})
+    sources = [db.sources.add(u, clock())[0] for u in (declared, endless)]
+
+    outcomes = await make_pipeline().run(sources)
+
+    assert [o.status for o in outcomes] == ["error", "error"]
+    assert all("cap" in (o.error or "") for o in outcomes)
+
+
+async def test_server_that_never_answers_times_out_and_others_go_on(
+    feed_server: FeedServer, db: Database, make_pipeline, clock: FakeClock
+) -> None:
+    slow = feed_server.add("/hang", delay=30)
+    good = feed_server.add_file("/good", "rdf.xml", "application/rdf+xml")
+    sources = [db.sources.add(u, clock())[0] for u in (slow, good)]
+
+    hung, ok = await make_pipeline().run(sources)
+
+    assert hung.status == "error" and "timed out" in (hung.error or "")
+    assert (ok.status, ok.new) == ("ok", 2)
+
+
+async def test_server_errors_back_off_and_then_disable_the_source(
+    feed_server: FeedServer, db: Database, make_pipeline, clock: FakeClock
+) -> None:
+    url = feed_server.add("/broken", status=500, body=b"oops")
+    source, _ = db.sources.add(url, clock())
+    pipeline = make_pipeline(max_errors=3, backoff_base=timedelta(minutes=10))
+
+    await pipeline.run()
+    after_one = db.sources.get(source.id)
+    assert after_one.error_count == 1 and "HTTP 500" in after_one.last_error  # type: ignore[union-attr,operator]
+    assert after_one.next_check_at == clock() + timedelta(minutes=10)  # type: ignore[union-attr]
+    assert await pipeline.run() == []  # backing off: not due yet
+
+    clock.advance(minutes=10)
+    await pipeline.run()
+    assert db.sources.get(source.id).next_check_at == clock() + timedelta(minutes=20)  # type: ignore[union-attr]
+
+    clock.advance(minutes=20)
+    [third] = await pipeline.run()
+    assert third.disabled
+    assert not db.sources.get(source.id).enabled  # type: ignore[union-attr]
+    clock.advance(days=2)
+    assert await pipeline.run() == []  # disabled sources are skipped
+
+    db.sources.set_enabled(source.id, True)  # an admin re-enables it
+    assert [s.id for s in db.sources.due(clock())] == [source.id]
+
+
+async def test_429_retry_after_lengthens_the_backoff(
+    feed_server: FeedServer, db: Database, make_pipeline, clock: FakeClock
+) -> None:
+    url = feed_server.add("/busy", status=429, headers={"Retry-After": "7200"})
+    source, _ = db.sources.add(url, clock())
+
+    [outcome] = await make_pipeline().run([source])
+
+    assert "HTTP 429" in (outcome.error or "")
+    assert db.sources.get(source.id).next_check_at == clock() + timedelta(seconds=7200)  # type: ignore[union-attr]
+
+
+async def test_403_is_an_error_on_the_source(
+    feed_server: FeedServer, db: Database, make_pipeline, clock: FakeClock
+) -> None:
+    url = feed_server.add("/blocked", status=403, body=b"forbidden")
+    source, _ = db.sources.add(url, clock())
+
+    [outcome] = await make_pipeline().run([source])
+
+    assert outcome.status == "error" and "HTTP 403" in (outcome.error or "")
+    assert db.sources.get(source.id).last_status == "http_error"  # type: ignore[union-attr]
+
+
+async def test_html_and_script_in_titles_become_plain_text(
+    feed_server: FeedServer, db: Database, make_pipeline, clock: FakeClock
+) -> None:
+    url = feed_server.add_file("/feed", "rss2.xml", "application/rss+xml")
+    source, _ = db.sources.add(url, clock())
+
+    await make_pipeline().run([source])
+
+    for item in db.items.latest(limit=10):
+        for text in (item.title, item.summary):
+            assert "<" not in text and "alert(1)" not in text and "document.write" not in text
+
+
+async def test_user_agent_names_the_bot(
+    feed_server: FeedServer, db: Database, make_pipeline, clock: FakeClock
+) -> None:
+    url = feed_server.add_file("/feed", "rdf.xml", "application/rdf+xml")
+    await make_pipeline().run([db.sources.add(url, clock())[0]])
+    assert feed_server.request_headers["/feed"][0]["User-Agent"].startswith("chip-digest/")

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from storage import Database, StorageError
+from storage.types import NewItem
+
+NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+def new_item(**overrides: object) -> NewItem:
+    values: dict[str, object] = dict(
+        source_id=None,
+        outlet="Test",
+        guid="g1",
+        guid_key="g" * 40,
+        link="https://a/1",
+        link_key="l" * 40,
+        content_key="c" * 40,
+        title="寒武纪",
+        summary="正文",
+        published_at=NOW,
+        fetched_at=NOW,
+        language="zh",
+        companies=("cambricon",),
+        relevance=3.0,
+        relevant=True,
+        tokens="寒武纪",
+        signature=b"\0" * 8,
+    )
+    values.update(overrides)
+    return NewItem(**values)  # type: ignore[arg-type]
+
+
+def test_upgrade_from_empty_and_downgrade_round_trip(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    db.upgrade()
+    assert db.current_revision() == db.head_revision()
+    assert {"sources", "items", "stories", "item_companies"} <= set(
+        inspect(db.engine).get_table_names()
+    )
+    db.downgrade("base")
+    assert db.current_revision() is None
+    assert "items" not in inspect(db.engine).get_table_names()
+    db.upgrade()
+    assert db.current_revision() == db.head_revision()
+
+
+def test_sqlite_runs_with_wal_and_foreign_keys(db: Database) -> None:
+    with db.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_times_come_back_as_utc(db: Database) -> None:
+    db.items.add_many([new_item()])
+    [item] = db.items.latest()
+    assert item.published_at == NOW and item.published_at.tzinfo is UTC
+
+
+def test_any_shared_key_makes_a_duplicate(db: Database) -> None:
+    first = db.items.add_many([new_item()])
+    again = db.items.add_many(
+        [
+            new_item(guid_key="x" * 40, link_key="y" * 40),  # same content
+            new_item(content_key="z" * 40, link_key=None),  # same guid
+        ]
+    )
+    assert first[0] is not None and again == [None, None]
+    assert db.items.count() == 1
+    assert db.items.existing_keys(["g" * 40, "l" * 40, "q" * 40]) == {"g" * 40, "l" * 40}
+
+
+def test_items_of_one_story_share_its_id(db: Database) -> None:
+    [a] = db.items.add_many([new_item()])
+    assert a is not None
+    [b] = db.items.add_many(
+        [new_item(guid_key="2" * 40, link_key="3" * 40, content_key="4" * 40, story_id=a.story_id)]
+    )
+    assert b is not None and b.story_id == a.story_id and b.item_id != a.item_id
+    assert [len(s) for s in db.items.stories(min_items=2)] == [2]
+
+
+def test_removing_a_source_keeps_its_items(db: Database) -> None:
+    source, _ = db.sources.add("https://a.example/feed", NOW)
+    db.items.add_many([new_item(source_id=source.id)])
+    assert db.sources.remove(source.id)
+    [item] = db.items.latest()
+    assert item.source_id is None and item.outlet == "Test"
+
+
+def test_bad_url_is_a_clear_error() -> None:
+    with pytest.raises(StorageError, match="not a database URL"):
+        Database("not a url at all")
