@@ -1,7 +1,10 @@
-"""Find phrases as whole words: Latin script by word boundaries, Chinese by jieba tokens.
+"""Find phrases as whole words: Latin script by whole words, Chinese by jieba tokens.
 
 A Chinese phrase counts only where it starts and ends on token boundaries, so 海光 is not found
-in 上海光源 (上海 / 光源) and 算能 is not found in 计算能力 (计算 / 能力).
+in 上海光源 (上海 / 光源) and 算能 is not found in 计算能力 (计算 / 能力). A Latin phrase is a
+run of whole words (letters and digits, joined inside a word by ``-``, ``.`` or ``&``), so AMD
+is not found in amd64 and Intel is not found in intelligence. Latin matching looks word n-grams
+up in a dictionary: linear in the text, whatever the number of phrases.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from dataclasses import dataclass
 
 from digest.text import HAN
 
-_LATIN_EDGE_BEFORE = r"(?<![A-Za-z0-9])"
-_LATIN_EDGE_AFTER = r"(?![A-Za-z0-9])"
+LATIN_WORD = re.compile(r"[A-Za-z0-9]+(?:[-.&][A-Za-z0-9]+)*")
+_SPACE_ONLY = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,49 +26,60 @@ class Match:
     end: int
 
 
-def _alternation(phrases: Iterable[str]) -> str:
-    ordered = sorted(set(phrases), key=lambda p: (-len(p), p))  # longest first wins
-    return "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in ordered)
-
-
 class PhraseMatcher:
-    """Compiled once per phrase set; ``find`` is a few regex scans per text."""
+    """Compiled once per phrase set; ``find`` is one regex scan and a few dict look-ups."""
 
     def __init__(self, phrases: Iterable[str], case_sensitive: Iterable[str] = ()) -> None:
         phrases = set(phrases)
         exact = set(case_sensitive) & phrases
         han = {p for p in phrases if HAN.search(p)}
         latin = phrases - han
-        self._lookup = {p.casefold(): p for p in latin - exact}
-        self._lookup.update({p: p for p in exact | han})
-        self._han = self._compile(han, r"", r"", 0)
-        self._latin_exact = self._compile(exact & latin, _LATIN_EDGE_BEFORE, _LATIN_EDGE_AFTER, 0)
-        self._latin_folded = self._compile(
-            latin - exact, _LATIN_EDGE_BEFORE, _LATIN_EDGE_AFTER, re.IGNORECASE
-        )
+        self._exact = {self._key(p): p for p in latin & exact}
+        self._folded = {self._key(p).casefold(): p for p in latin - exact}
+        self._longest = max((len(LATIN_WORD.findall(p)) for p in latin), default=0)
+        ordered = sorted(han, key=lambda p: (-len(p), p))  # longest first wins
+        self._han = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
     @staticmethod
-    def _compile(phrases: set[str], before: str, after: str, flags: int) -> re.Pattern[str] | None:
-        if not phrases:
-            return None
-        return re.compile(f"{before}(?:{_alternation(phrases)}){after}", flags)
-
-    def _canonical(self, found: str) -> str:
-        squeezed = re.sub(r"\s+", " ", found)
-        return self._lookup.get(squeezed) or self._lookup.get(squeezed.casefold(), squeezed)
+    def _key(phrase: str) -> str:
+        return " ".join(LATIN_WORD.findall(phrase))
 
     def find(self, text: str, boundaries: frozenset[int]) -> list[Match]:
         """Occurrences in ``text``; Chinese ones only on the given token boundaries."""
-        found: list[Match] = []
+        found = self._find_latin(text) if self._longest else []
         if self._han is not None:
             for m in self._han.finditer(text):
                 if m.start() in boundaries and m.end() in boundaries:
-                    found.append(Match(self._canonical(m.group()), m.start(), m.end()))
-        for pattern in (self._latin_exact, self._latin_folded):
-            if pattern is not None:
-                found.extend(
-                    Match(self._canonical(m.group()), m.start(), m.end())
-                    for m in pattern.finditer(text)
-                )
+                    found.append(Match(m.group(), m.start(), m.end()))
         found.sort(key=lambda m: m.start)
         return found
+
+    def _find_latin(self, text: str) -> list[Match]:
+        words = list(LATIN_WORD.finditer(text))
+        found: list[Match] = []
+        i = 0
+        while i < len(words):
+            match = self._longest_at(text, words, i)
+            if match is None:
+                i += 1
+                continue
+            found.append(match[0])
+            i += match[1]
+        return found
+
+    def _longest_at(
+        self, text: str, words: list[re.Match[str]], i: int
+    ) -> tuple[Match, int] | None:
+        n_max = 1
+        while (
+            n_max < self._longest
+            and i + n_max < len(words)
+            and _SPACE_ONLY.fullmatch(text, words[i + n_max - 1].end(), words[i + n_max].start())
+        ):
+            n_max += 1
+        for n in range(n_max, 0, -1):
+            key = " ".join(w.group() for w in words[i : i + n])
+            phrase = self._exact.get(key) or self._folded.get(key.casefold())
+            if phrase is not None:
+                return Match(phrase, words[i].start(), words[i + n - 1].end()), n
+        return None

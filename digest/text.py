@@ -37,8 +37,12 @@ def _char_t2s() -> opencc.OpenCC:
 
 def is_traditional(text: str) -> bool:
     """True when the text uses characters that only traditional Chinese writes."""
-    converter = _char_t2s()
-    changed = {ch for ch in set(HAN.findall(text)) if converter.convert(ch) != ch}
+    converted = _char_t2s().convert(text)
+    if converted == text:  # the common case, one C call
+        return False
+    if len(converted) != len(text):
+        return True
+    changed = {a for a, b in zip(text, converted, strict=True) if a != b}
     return bool(changed - _SHARED_CHARS)
 
 

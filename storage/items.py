@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,6 +25,55 @@ _KEY_CHUNK = 500  # stays under SQLite's bound-parameter limit
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
     for start in range(0, len(values), _KEY_CHUNK):
         yield values[start : start + _KEY_CHUNK]
+
+
+_ITEMS = ItemRow.__table__
+_STORIES = StoryRow.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    new_story: Any
+    new_item: Any
+    drop_story: Any
+    touch_story: Any
+    tag_item: Any
+
+    @classmethod
+    def build(cls, dialect_name: str) -> _Statements:
+        dialect = postgresql if dialect_name == "postgresql" else sqlite
+        return cls(
+            new_story=insert(_STORIES).returning(_STORIES.c.id),
+            new_item=dialect.insert(_ITEMS).on_conflict_do_nothing().returning(_ITEMS.c.id),
+            drop_story=delete(_STORIES).where(_STORIES.c.id == bindparam("story_id")),
+            touch_story=update(_STORIES)
+            .where(_STORIES.c.id == bindparam("story_id"))
+            .values(last_seen_at=bindparam("seen")),
+            tag_item=insert(ItemCompanyRow.__table__),
+        )
+
+
+def _item_values(item: NewItem, story_id: int) -> dict[str, Any]:
+    return {
+        "source_id": item.source_id,
+        "story_id": story_id,
+        "outlet": item.outlet,
+        "guid": item.guid,
+        "guid_key": item.guid_key,
+        "link": item.link,
+        "link_key": item.link_key,
+        "content_key": item.content_key,
+        "title": item.title,
+        "summary": item.summary,
+        "published_at": item.published_at,
+        "fetched_at": item.fetched_at,
+        "language": item.language,
+        "relevance": item.relevance,
+        "relevant": item.relevant,
+        "tokens": item.tokens,
+        "signature": item.signature,
+        "title_companies": " ".join(item.title_companies),
+    }
 
 
 class ItemRepository:
@@ -52,48 +103,28 @@ class ItemRepository:
         with self._db.session() as session:
             yield ItemWriter(self, session)
 
-    def _insert(self) -> Any:
-        dialect = postgresql if self._db.engine.dialect.name == "postgresql" else sqlite
-        return dialect.insert(ItemRow)
+    @cached_property
+    def _statements(self) -> _Statements:
+        return _Statements.build(self._db.engine.dialect.name)
 
     def _add(self, session: Session, item: NewItem) -> StoredItemRef | None:
+        # Core statements with bound parameters: compiled once, then one round trip each.
+        conn = session.connection()
+        sql = self._statements
         story_id = item.story_id
         if story_id is None:
-            story = StoryRow(first_seen_at=item.fetched_at, last_seen_at=item.fetched_at)
-            session.add(story)
-            session.flush()
-            story_id = story.id
-        values = {
-            "source_id": item.source_id,
-            "story_id": story_id,
-            "outlet": item.outlet,
-            "guid": item.guid,
-            "guid_key": item.guid_key,
-            "link": item.link,
-            "link_key": item.link_key,
-            "content_key": item.content_key,
-            "title": item.title,
-            "summary": item.summary,
-            "published_at": item.published_at,
-            "fetched_at": item.fetched_at,
-            "language": item.language,
-            "relevance": item.relevance,
-            "relevant": item.relevant,
-            "tokens": item.tokens,
-            "signature": item.signature,
-            "title_companies": " ".join(item.title_companies),
-        }
-        statement = self._insert().values(**values).on_conflict_do_nothing().returning(ItemRow.id)
-        item_id = session.scalar(statement)
+            seen = {"first_seen_at": item.fetched_at, "last_seen_at": item.fetched_at}
+            story_id = conn.execute(sql.new_story, seen).scalar_one()
+        item_id = conn.execute(sql.new_item, _item_values(item, story_id)).scalar()
         if item_id is None:  # lost a race with another writer: the unique index said no
             if item.story_id is None:
-                session.execute(delete(StoryRow).where(StoryRow.id == story_id))
+                conn.execute(sql.drop_story, {"story_id": story_id})
             return None
         if item.story_id is not None:
-            session.execute(
-                update(StoryRow).where(StoryRow.id == story_id).values(last_seen_at=item.fetched_at)
-            )
-        session.add_all(ItemCompanyRow(item_id=item_id, company_id=c) for c in item.companies)
+            conn.execute(sql.touch_story, {"story_id": story_id, "seen": item.fetched_at})
+        if item.companies:
+            rows = [{"item_id": item_id, "company_id": c} for c in item.companies]
+            conn.execute(sql.tag_item, rows)
         return StoredItemRef(item_id=item_id, story_id=story_id)
 
     def recent_signatures(self, since: datetime, limit: int) -> list[StoredSignature]:

@@ -95,7 +95,7 @@ FAST_FETCH = FetchOptions(
 
 
 @pytest.fixture
-def make_pipeline(db: Database, enricher: Enricher, clock: FakeClock):  # type: ignore[no-untyped-def]
+def make_pipeline(db: Database, enricher: Enricher, clock: FakeClock):
     def make(fetch: FetchOptions = FAST_FETCH, **options: object) -> IngestPipeline:
         return IngestPipeline(db, enricher, fetch, IngestOptions(**options), clock=clock)  # type: ignore[arg-type]
 

@@ -64,7 +64,7 @@ def test_items_json_has_the_promised_fields(capsys: pytest.CaptureFixture[str]) 
     assert [r["published"] for r in rows] == sorted((r["published"] for r in rows), reverse=True)
     trap = next(r for r in rows if "化石" in r["title"])
     assert trap["companies"] == [] and trap["relevant"] is False  # 寒武纪 the era, not the company
-    stories = {}
+    stories: dict[int, set[str]] = {}
     for row in rows:
         stories.setdefault(row["story_id"], set()).add(row["source"])
     assert max(len(s) for s in stories.values()) >= 3

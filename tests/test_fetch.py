@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import timedelta
 
-from digest.fetch import FetchOptions, Fetcher
+from digest.fetch import Fetcher, FetchOptions
 from storage import Database
 from tests.conftest import FAST_FETCH, FakeClock
 from tests.feedserver import FeedServer
