@@ -58,7 +58,10 @@ class Tagging:
 
     companies: tuple[str, ...] = ()
     mentions: dict[str, int] = field(default_factory=dict)
-    in_title: frozenset[str] = frozenset()
+    first_end: dict[str, int] = field(default_factory=dict)  # where each is first named
+
+    def named_before(self, offset: int) -> frozenset[str]:
+        return frozenset(c for c, end in self.first_end.items() if end <= offset)
 
 
 def _word_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
@@ -171,20 +174,30 @@ class CompanyBase:
         """Names for jieba's user dictionary (the Chinese ones matter; jieba ignores the rest)."""
         return {name for name in self._owner if HAN.search(name)}
 
-    def tag(self, text: str, boundaries: frozenset[int], title_end: int = 0) -> Tagging:
-        """Companies in ``text`` (a match form) given its jieba token boundaries; those that
-        end before ``title_end`` are also reported as title companies."""
+    def tag(self, text: str, boundaries: frozenset[int]) -> Tagging:
+        """Companies in ``text`` (a match form) given its jieba token boundaries."""
         mentions: dict[str, int] = {}
-        in_title: set[str] = set()
-        for match in self._matcher.find(text, boundaries):
+        first_end: dict[str, int] = {}
+        matches = self._matcher.find(text, boundaries)
+        vetoed = self._vetoed(text, matches)
+        for match in matches:
             guard = self._guards.get(match.phrase)
-            if guard is not None and not guard.allows(text, match):
+            if match.phrase in vetoed or (guard is not None and not guard.allows(text, match)):
                 continue
             company_id = self._owner[match.phrase]
             mentions[company_id] = mentions.get(company_id, 0) + 1
-            if match.end <= title_end:
-                in_title.add(company_id)
-        return Tagging(tuple(mentions), mentions, frozenset(in_title))
+            first_end.setdefault(company_id, match.end)
+        return Tagging(tuple(mentions), mentions, first_end)
+
+    def _vetoed(self, text: str, matches: list[Match]) -> set[str]:
+        """One sense per text: once an `unless` word shows that 寒武纪 is the Cambrian period,
+        every 寒武纪 of that text is the period."""
+        vetoed = set()
+        for match in matches:
+            guard = self._guards.get(match.phrase)
+            if guard is not None and guard.unless is not None and not guard.allows(text, match):
+                vetoed.add(match.phrase)
+        return vetoed
 
     def owner_of(self, name: str) -> str | None:
         """Exact name, alias, ticker or product → company id (case-insensitive for Latin)."""

@@ -13,6 +13,9 @@ from digest.matching import PhraseMatcher
 from digest.text import Segmenter, detect_language, match_form, token_boundaries
 
 TITLE_BOOST = 1.25  # a name or term in the title counts a quarter more than in the body
+# Relevance reads the title and the lead only: a long article that names a chipmaker in its
+# eighth paragraph is not about chips.
+LEAD_CHARS = 300
 _WORDLIKE = re.compile(r"\w", re.UNICODE)
 
 
@@ -66,27 +69,33 @@ class Enricher:
         title_end = len(match_form(title))
         tokens = self._segmenter.cut(text)
         boundaries = token_boundaries(tokens)
-        tagging = self.companies.tag(text, boundaries, title_end)
-        score = self._score(text, boundaries, title_end, tagging.companies)
+        tagging = self.companies.tag(text, boundaries)
+        lead_end = title_end + 1 + LEAD_CHARS
+        score = self._score(text, boundaries, title_end, lead_end, tagging.named_before(lead_end))
         return Enrichment(
             language=detect_language(text),
             tokens=tuple(t for t in tokens if _WORDLIKE.search(t)),
             companies=tagging.companies,
-            title_companies=tagging.in_title,
+            title_companies=tagging.named_before(title_end),
             relevance=round(score, 3),
             relevant=score >= self.threshold,
         )
 
     def _score(
-        self, text: str, boundaries: frozenset[int], title_end: int, companies: tuple[str, ...]
+        self,
+        text: str,
+        boundaries: frozenset[int],
+        title_end: int,
+        lead_end: int,
+        companies: frozenset[str],
     ) -> float:
         best: dict[str, float] = {}
-        for match in self._term_matcher.find(text, boundaries):
+        for match in self._term_matcher.find(text[:lead_end], boundaries):
             boost = TITLE_BOOST if match.end <= title_end else 1.0
             weight = self._terms.get(match.phrase, 0.0) * boost
             best[match.phrase] = max(best.get(match.phrase, 0.0), weight)
         score = sum(best.values())
-        for company_id in companies:
+        for company_id in sorted(companies):
             company = self.companies.get(company_id)
             if company is not None:
                 score += company.weight

@@ -83,8 +83,11 @@ def parse_feed(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
         warning = f"{type(exc).__name__}: {exc}" if exc else "malformed feed"
     entries = [_entry(e) for e in result.get("entries", [])]
     usable = [e for e in entries if e.title or e.summary or e.link]
-    if not usable and (warning or not result.get("version")):
-        raise ParseError(f"not a usable feed ({warning or 'unrecognised format'})")
+    if not usable:
+        # A news feed with nothing in it is almost always a broken generator or a login wall.
+        version = result.get("version")
+        problem = f"the {version} feed has no entries" if version else "not a feed"
+        raise ParseError(problem + (f" ({warning})" if warning else ""))
     feed = result.get("feed", {})
     return ParsedFeed(
         title=_text(feed.get("title")) or None,

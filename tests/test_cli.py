@@ -31,7 +31,7 @@ def test_demo_ingests_the_bundled_feeds_without_network(capsys: pytest.CaptureFi
     assert "7 sources, 67 new items, 1 failed" in out
     assert "半导体快讯" in out and "11" in out  # the GBK feed decoded
     assert "mismatched tag" in out  # the malformed feed is used and its problem shown
-    assert "not a usable feed" in out  # the HTML page is an error on its source
+    assert "not a feed (NonXMLContentType" in out  # the HTML page is an error on its source
     assert "寒武纪 (Cambricon)" in out
     assert "Stories told by several outlets" in out and "芯智观察, 算力日报" in out
 
