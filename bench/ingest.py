@@ -253,7 +253,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, nargs="+", default=[1000, 2000, 5000, 10000])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
-        "--capacity", type=int, default=20_000, help="items the story index holds (default 20000)"
+        "--capacity", type=int, default=10_000, help="items the story index holds (default 10000)"
     )
     parser.add_argument("--single", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

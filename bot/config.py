@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     fetch_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     max_feed_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     story_window_hours: int = Field(default=72, ge=1)
+    story_index_capacity: int = Field(default=10_000, ge=100)
     log_level: str = "INFO"
 
     @field_validator("admin_ids", mode="before")
@@ -125,6 +126,7 @@ class Settings(BaseSettings):
             max_errors=self.max_source_errors,
             backoff_base=timedelta(minutes=self.fetch_interval_minutes),
             story_window=timedelta(hours=self.story_window_hours),
+            story_capacity=self.story_index_capacity,
         )
 
 

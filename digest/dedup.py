@@ -81,7 +81,7 @@ def _compatible(a: frozenset[str], b: frozenset[str]) -> bool:
 class StoryIndex:
     """Recent items' signatures in an LSH index, oldest evicted first."""
 
-    def __init__(self, capacity: int = 20_000) -> None:
+    def __init__(self, capacity: int = 10_000) -> None:
         self.capacity = capacity
         self._lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
         self._entries: dict[int, _Entry] = {}

@@ -50,7 +50,7 @@ class IngestOptions:
     backoff_base: timedelta = timedelta(minutes=15)
     backoff_max: timedelta = timedelta(hours=24)
     story_window: timedelta = timedelta(days=3)
-    story_capacity: int = 20_000
+    story_capacity: int = 10_000  # about 15 KB of index per item: ~150 MB at most
 
 
 @dataclass(frozen=True, slots=True)
