@@ -10,7 +10,13 @@ from importlib import resources
 from digest.companies import CompanyBase
 from digest.errors import ConfigError
 from digest.matching import PhraseMatcher
-from digest.text import Segmenter, detect_language, match_form, token_boundaries
+from digest.text import (
+    Segmenter,
+    detect_language,
+    match_form,
+    sentence_spans,
+    token_boundaries,
+)
 
 TITLE_BOOST = 1.25  # a name or term in the title counts a quarter more than in the body
 # Relevance reads the title and the lead only: a long article that names a chipmaker in its
@@ -23,6 +29,8 @@ _WORDLIKE = re.compile(r"\w", re.UNICODE)
 class Enrichment:
     language: str
     tokens: tuple[str, ...]  # word tokens of the match form (no spaces or punctuation)
+    lead_tokens: tuple[str, ...]  # those of the title and the lead (near-duplicate shingles)
+    sentence_tokens: tuple[tuple[str, ...], ...]  # word tokens sentence by sentence
     companies: tuple[str, ...]
     title_companies: frozenset[str]
     relevance: float
@@ -44,6 +52,28 @@ def load_domain_terms(text: str | None = None) -> dict[str, float]:
         except ValueError as exc:
             raise ConfigError(f"domain_terms line {number}: expected 'term weight'") from exc
     return terms
+
+
+def _group_tokens(
+    text: str, tokens: list[str], lead_end: int
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """Word tokens: all of them, those before ``lead_end``, and grouped by sentence."""
+    spans = sentence_spans(text)
+    sentences: list[list[str]] = [[] for _ in spans]
+    words: list[str] = []
+    lead = 0
+    index = position = 0
+    for token in tokens:
+        start, position = position, position + len(token)
+        if not _WORDLIKE.search(token):
+            continue
+        words.append(token)
+        lead += start < lead_end
+        while index < len(spans) and start >= spans[index][1]:
+            index += 1
+        if index < len(spans) and start >= spans[index][0]:
+            sentences[index].append(token)
+    return tuple(words), tuple(words[:lead]), tuple(tuple(s) for s in sentences)
 
 
 class Enricher:
@@ -72,9 +102,12 @@ class Enricher:
         tagging = self.companies.tag(text, boundaries)
         lead_end = title_end + 1 + LEAD_CHARS
         score = self._score(text, boundaries, title_end, lead_end, tagging.named_before(lead_end))
+        words, lead_words, sentences = _group_tokens(text, tokens, lead_end)
         return Enrichment(
             language=detect_language(text),
-            tokens=tuple(t for t in tokens if _WORDLIKE.search(t)),
+            tokens=words,
+            lead_tokens=lead_words,
+            sentence_tokens=sentences,
             companies=tagging.companies,
             title_companies=tagging.named_before(title_end),
             relevance=round(score, 3),

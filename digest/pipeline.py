@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from digest.dedup import StoryIndex, from_bytes, minhash, shingles, to_bytes
-from digest.enrich import Enricher
+from digest.enrich import Enricher, Enrichment
 from digest.errors import DigestError, HTTPStatusError, ParseError
 from digest.fetch import Fetcher, FetchOptions, FetchResult
 from digest.normalise import (
@@ -36,8 +36,15 @@ from storage.types import NewItem, Source
 
 log = logging.getLogger(__name__)
 
-SUMMARY_CHARS = 4000  # enough for key points; full-text feeds carry whole articles
+SUMMARY_CHARS = 4000  # stored: enough for key points; full-text feeds carry whole articles
+ENRICH_CHARS = 20_000  # tagged: a company named in paragraph nine of a long article counts
 TITLE_CHARS = 300
+
+
+def sentence_tokens_text(enrichment: Enrichment) -> str:
+    """Stored form of the tokens: a line a sentence, tokens separated by spaces. Key points
+    read it back instead of running jieba again; a full-text index can read it as words."""
+    return "\n".join(" ".join(sentence) for sentence in enrichment.sentence_tokens)
 
 
 def utcnow() -> datetime:
@@ -73,6 +80,7 @@ class _Candidate:
     entry: RawEntry
     title: str
     summary: str
+    full_text: str
     link: str | None
     published: datetime
     keys: tuple[str, str | None, str]  # guid, link, content
@@ -238,7 +246,8 @@ class IngestPipeline:
         self, source: Source, entry: RawEntry, base: str, now: datetime
     ) -> _Candidate | None:
         title = one_line(html_to_text(entry.title))[:TITLE_CHARS]
-        summary = html_to_text(entry.summary)[:SUMMARY_CHARS]
+        full_text = html_to_text(entry.summary)[:ENRICH_CHARS]
+        summary = full_text[:SUMMARY_CHARS]
         if not title and not summary:
             return None
         title = title or one_line(summary)[:60]
@@ -248,7 +257,8 @@ class IngestPipeline:
             None if link is None else guid_key(link, "", None, ""),
             content_key(title, summary, link),
         )
-        return _Candidate(entry, title, summary, link, to_utc(entry.published, now), keys)
+        published = to_utc(entry.published, now)
+        return _Candidate(entry, title, summary, full_text, link, published, keys)
 
     def _store_one(
         self,
@@ -259,8 +269,8 @@ class IngestPipeline:
         now: datetime,
         index: StoryIndex,
     ) -> bool | None:
-        enrichment = self.enricher.enrich(candidate.title, candidate.summary)
-        words = shingles(enrichment.tokens)
+        enrichment = self.enricher.enrich(candidate.title, candidate.full_text)
+        words = shingles(enrichment.lead_tokens)
         signature = minhash(words)
         title_companies = tuple(sorted(enrichment.title_companies))
         story_id = index.find_story(signature, title_companies) if words else None
@@ -280,7 +290,7 @@ class IngestPipeline:
             companies=enrichment.companies,
             relevance=enrichment.relevance,
             relevant=enrichment.relevant,
-            tokens=" ".join(enrichment.tokens),
+            tokens=sentence_tokens_text(enrichment),
             signature=to_bytes(signature),
             story_id=story_id,
         )

@@ -74,6 +74,30 @@ def detect_language(text: str) -> str:
     return "zh" if han_ratio(text) >= 0.2 else "en"
 
 
+# A sentence ends after 。！？；!?; (full- or half-width: the match form is NFKC), at a line
+# break, or after ". " before a capital (not inside 8.08 or U.S.-style abbreviations).
+_SENTENCE_BREAK = re.compile(
+    r"(?<=[。！？；!?;])\s*|(?<=[a-z0-9%)\]”\"]\.)\s+(?=[A-Z“\"(])|\s*\n\s*"
+)
+_WORD = re.compile(r"\w")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence that has at least one word character."""
+    spans, start = [], 0
+    for brk in _SENTENCE_BREAK.finditer(text):
+        if brk.end() == 0:
+            continue
+        spans.append((start, brk.start()))
+        start = brk.end()
+    spans.append((start, len(text)))
+    return [(a, b) for a, b in spans if _WORD.search(text, a, b)]
+
+
+def split_sentences(text: str) -> list[str]:
+    return [text[a:b].strip() for a, b in sentence_spans(text)]
+
+
 class Segmenter:
     """A private jieba tokenizer with the knowledge base's names and domain terms added."""
 
