@@ -20,7 +20,9 @@ from bot.commands import CommandError
 from bot.config import Settings, SettingsError, load_settings
 from bot.context import AppContext
 from digest.errors import DigestError
+from digest.model import Digest
 from digest.pipeline import SourceOutcome
+from digest.render import RENDERERS, render_telegram, render_text, telegram_length
 from digest.samples import SAMPLE_FEEDS, BundledFeedTransport
 from storage import StorageError
 from storage.types import Item, Source
@@ -146,6 +148,13 @@ def cmd_demo(ctx: AppContext, args: argparse.Namespace) -> int:
     outcomes = asyncio.run(commands.fetch(ctx, sources=sources, transport=BundledFeedTransport()))
     print_outcomes(outcomes)
     _print_store_summary(ctx)
+    result = commands.compose_digest(ctx, edition="demo", save=True)
+    out.rule(f"The digest of the sample feeds (saved as digest #{result.saved_id})")
+    print(render_text(result.digest))
+    out.print(
+        "\nTry: chipdigest --database sqlite:///data/demo.db digest --since 7d --lang en "
+        "--format markdown"
+    )
     return 0
 
 
@@ -235,6 +244,37 @@ def cmd_sources(ctx: AppContext, args: argparse.Namespace) -> int:
     return 0
 
 
+def print_digest(digest: Digest, fmt: str) -> None:
+    if fmt == "html":
+        messages = render_telegram(digest)
+        for number, message in enumerate(messages, 1):
+            print(
+                f"----- message {number}/{len(messages)} "
+                f"({telegram_length(message)} characters) -----"
+            )
+            print(message)
+    else:
+        print(RENDERERS[fmt](digest))
+
+
+def cmd_digest(ctx: AppContext, args: argparse.Namespace) -> int:
+    ctx.prepare()
+    if args.latest:
+        digest = commands.latest_digest(ctx, args.edition)
+    else:
+        result = commands.compose_digest(
+            ctx, since=args.since, edition=args.edition, language=args.lang, save=args.save
+        )
+        digest = result.digest
+        if result.saved_id is not None:
+            err.print(f"saved as digest #{result.saved_id} ({digest.edition})")
+    if args.json:
+        print(json.dumps(digest.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print_digest(digest, args.format)
+    return 0
+
+
 def cmd_db(ctx: AppContext, args: argparse.Namespace) -> int:
     if args.action == "upgrade":
         ctx.db.upgrade(args.revision)
@@ -289,6 +329,24 @@ def build_parser() -> argparse.ArgumentParser:
     exp = actions.add_parser("export-opml", help="write the sources as OPML")
     exp.add_argument("file", nargs="?", help="output file (default: standard output)")
     sources.set_defaults(handler=cmd_sources)
+
+    digest = sub.add_parser("digest", help="compose a digest from stored items and print it")
+    window = digest.add_mutually_exclusive_group()
+    window.add_argument("--since", help="items stored in the last 90m / 24h / 7d")
+    window.add_argument("--edition", help="everything since this edition's last saved digest")
+    digest.add_argument(
+        "--format",
+        choices=["text", "html", "markdown"],
+        default="text",
+        help="html: the Telegram messages",
+    )
+    digest.add_argument("--lang", choices=["zh", "en"], help="language of the headings")
+    digest.add_argument("--save", action="store_true", help="record it as the edition's latest")
+    digest.add_argument(
+        "--latest", action="store_true", help="show the latest saved digest again, exactly"
+    )
+    digest.add_argument("--json", action="store_true", help="print the digest's structure")
+    digest.set_defaults(handler=cmd_digest)
 
     db = sub.add_parser("db", help="database schema")
     db_actions = db.add_subparsers(dest="action", required=True, metavar="ACTION")

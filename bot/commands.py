@@ -6,6 +6,7 @@ Functions here take an :class:`AppContext` and plain arguments, return plain dat
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from rapidfuzz import fuzz, process
 from bot.context import AppContext
 from digest.companies import Company
 from digest.errors import ConfigError
+from digest.model import Digest
 from digest.pipeline import SourceOutcome
 from digest.sources import SourceSpec, read_opml, write_opml
 from storage.types import Item, Source
@@ -104,6 +106,80 @@ def list_items(
     return ctx.db.items.latest(
         company=company_id, since=start, limit=limit, relevant_only=relevant_only
     )
+
+
+# --- digests ----------------------------------------------------------------------------
+
+DEFAULT_EDITION = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestResult:
+    digest: Digest
+    saved_id: int | None = None
+
+
+def compose_digest(
+    ctx: AppContext,
+    *,
+    since: str | None = None,
+    edition: str | None = None,
+    language: str | None = None,
+    save: bool = False,
+) -> DigestResult:
+    """Compose the digest of an edition's window (everything stored since its last saved
+    digest) or of the last ``since``; ``save`` records it as the edition's latest."""
+    if since and edition:
+        raise CommandError("use --since or --edition, not both")
+    if since and save:
+        raise CommandError("--save needs an edition: a --since window is not tracked")
+    language = language or ctx.settings.digest_language
+    if language not in ("zh", "en"):
+        raise CommandError(f"language must be zh or en, not {language!r}")
+    edition = edition or DEFAULT_EDITION
+    now = ctx.clock()
+    last_id = ctx.db.items.max_id()  # the window ends here even if a fetch stores more meanwhile
+    if since:
+        start = now - parse_duration(since)
+        after_id = 0
+        items = ctx.db.items.window(after_id=0, last_id=last_id, fetched_since=start)
+    else:
+        start = None
+        previous = ctx.db.digests.latest(edition)
+        after_id = previous.last_item_id if previous else 0
+        items = ctx.db.items.window(after_id=after_id, last_id=last_id)
+    digest = ctx.composer.compose(
+        items,
+        edition=edition,
+        language=language,
+        created_at=now,
+        after_item_id=after_id,
+        last_item_id=last_id,
+        since=start,
+    )
+    saved_id = None
+    if save:
+        saved_id = ctx.db.digests.save(
+            edition=edition,
+            created_at=now,
+            after_item_id=after_id,
+            last_item_id=last_id,
+            since=start,
+            language=language,
+            structure=json.dumps(digest.to_dict()),
+            item_ids=digest.item_ids,
+        )
+    return DigestResult(digest, saved_id)
+
+
+def latest_digest(ctx: AppContext, edition: str | None = None) -> Digest:
+    """The latest saved digest, exactly as it was composed."""
+    record = ctx.db.digests.latest(edition)
+    if record is None:
+        raise CommandError(
+            "no digest has been saved yet" + (f" for {edition!r}" if edition else "")
+        )
+    return Digest.from_dict(json.loads(record.structure))
 
 
 # --- fetching ---------------------------------------------------------------------------

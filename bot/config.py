@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     telegram_base_url: str | None = None
     admin_ids: Annotated[list[int], NoDecode] = []
     timezone: str = "Asia/Shanghai"
+    digest_language: str = Field(default="zh", pattern="^(zh|en)$")
     fetch_interval_minutes: int = Field(default=30, ge=1, le=24 * 60)
     sources_file: Path | None = None
     http_proxy: str | None = None

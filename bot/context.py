@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
+from zoneinfo import ZoneInfo
 
 import httpx
 
 from bot.config import Settings
 from digest.companies import CompanyBase
+from digest.compose import Composer
 from digest.enrich import Enricher, load_domain_terms
 from digest.pipeline import IngestPipeline, utcnow
 from digest.sources import load_source_specs
+from digest.template import Template
 from storage import Database, StorageError
 
 
@@ -44,6 +47,10 @@ class AppContext:
     @cached_property
     def enricher(self) -> Enricher:
         return Enricher(self.companies, load_domain_terms(), self.settings.relevance_threshold)
+
+    @cached_property
+    def composer(self) -> Composer:
+        return Composer(Template.load(), self.companies, timezone=ZoneInfo(self.settings.timezone))
 
     def pipeline(self, transport: httpx.AsyncBaseTransport | None = None) -> IngestPipeline:
         return IngestPipeline(

@@ -67,6 +67,7 @@ class Database:
     """The composition point of storage: one engine, one session factory, the repositories."""
 
     def __init__(self, url: str) -> None:
+        from storage.digests import DigestRepository
         from storage.items import ItemRepository
         from storage.sources import SourceRepository
 
@@ -75,6 +76,7 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.sources = SourceRepository(self)
         self.items = ItemRepository(self)
+        self.digests = DigestRepository(self)
 
     @property
     def is_sqlite(self) -> bool:

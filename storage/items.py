@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.tables import ItemCompanyRow, ItemRow, SourceRow, StoryRow
+from storage.tables import Base, ItemCompanyRow, ItemRow, SourceRow
 from storage.types import Item, NewItem, StoredItemRef, StoredSignature
 
 if TYPE_CHECKING:
@@ -27,8 +27,8 @@ def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
         yield values[start : start + _KEY_CHUNK]
 
 
-_ITEMS = ItemRow.__table__
-_STORIES = StoryRow.__table__
+_ITEMS = Base.metadata.tables["items"]
+_STORIES = Base.metadata.tables["stories"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class _Statements:
             touch_story=update(_STORIES)
             .where(_STORIES.c.id == bindparam("story_id"))
             .values(last_seen_at=bindparam("seen")),
-            tag_item=insert(ItemCompanyRow.__table__),
+            tag_item=insert(Base.metadata.tables["item_companies"]),
         )
 
 
@@ -166,12 +166,42 @@ class ItemRepository:
             rows = list(session.scalars(query.limit(limit)))
             return self._to_items(session, rows)
 
-    def _to_items(self, session: Session, rows: Sequence[ItemRow]) -> list[Item]:
+    def window(
+        self,
+        *,
+        after_id: int = 0,
+        last_id: int | None = None,
+        fetched_since: datetime | None = None,
+        relevant_only: bool = True,
+    ) -> list[Item]:
+        """Items stored after item ``after_id`` (up to ``last_id``), oldest first, with tokens.
+
+        Ids grow in the order items are stored, so an item fetched late with an old date still
+        falls in the window of the next digest, and no item falls in two windows.
+        """
+        query = select(ItemRow).where(ItemRow.id > after_id).order_by(ItemRow.id)
+        if last_id is not None:
+            query = query.where(ItemRow.id <= last_id)
+        if fetched_since is not None:
+            query = query.where(ItemRow.fetched_at >= fetched_since)
+        if relevant_only:
+            query = query.where(ItemRow.relevant.is_(True))
+        with self._db.session() as session:
+            return self._to_items(session, list(session.scalars(query)), with_tokens=True)
+
+    def max_id(self) -> int:
+        with self._db.session() as session:
+            return session.scalar(select(func.max(ItemRow.id))) or 0
+
+    def _to_items(
+        self, session: Session, rows: Sequence[ItemRow], with_tokens: bool = False
+    ) -> list[Item]:
         companies: dict[int, list[str]] = {row.id: [] for row in rows}
-        if rows:
+        ids = sorted(companies)
+        for start in range(0, len(ids), _KEY_CHUNK):
             pairs = session.execute(
                 select(ItemCompanyRow.item_id, ItemCompanyRow.company_id)
-                .where(ItemCompanyRow.item_id.in_(list(companies)))
+                .where(ItemCompanyRow.item_id.in_(ids[start : start + _KEY_CHUNK]))
                 .order_by(ItemCompanyRow.company_id)
             )
             for item_id, company_id in pairs:
@@ -191,6 +221,7 @@ class ItemRepository:
                 story_id=row.story_id,
                 relevance=row.relevance,
                 relevant=row.relevant,
+                tokens=row.tokens if with_tokens else "",
             )
             for row in rows
         ]

@@ -99,6 +99,34 @@ class ItemRow(Base):
     title_companies: Mapped[str] = mapped_column(String(512), default="")
 
 
+class DigestRow(Base):
+    """A saved digest: its window, edition and structure, so it can be shown again exactly
+    and its deliveries recorded against it."""
+
+    __tablename__ = "digests"
+    __table_args__ = (Index("ix_digests_edition_id", "edition", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    edition: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    after_item_id: Mapped[int] = mapped_column(Integer)  # the window: after_item_id < id
+    last_item_id: Mapped[int] = mapped_column(Integer)  # ... and id <= last_item_id
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    language: Mapped[str] = mapped_column(String(8))
+    structure: Mapped[str] = mapped_column(Text)  # JSON of the composed digest
+
+
+class DigestItemRow(Base):
+    __tablename__ = "digest_items"
+
+    digest_id: Mapped[int] = mapped_column(
+        ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class ItemCompanyRow(Base):
     __tablename__ = "item_companies"
     __table_args__ = (Index("ix_item_companies_company", "company_id", "item_id"),)

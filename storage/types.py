@@ -66,6 +66,20 @@ class Item:
     story_id: int
     relevance: float
     relevant: bool
+    tokens: str = ""  # a line a sentence, space-separated word tokens (match form)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRecord:
+    id: int
+    edition: str
+    created_at: datetime
+    after_item_id: int
+    last_item_id: int
+    since: datetime | None
+    language: str
+    structure: str
+    item_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,163 @@
+"""Render a composed digest: Telegram HTML (a list of messages), plain text, Markdown.
+
+Every renderer checks the citations first (a digest that fails is never rendered). Feed text
+is escaped for the target: Telegram HTML gets only the tags Telegram accepts (b, i, a) with all
+feed text through ``html.escape``; Markdown gets its special characters backslash-escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+
+from digest.compose import verify_citations
+from digest.model import Digest, KeyPoint
+
+TELEGRAM_LIMIT = 4096  # characters of a message after entity parsing
+
+
+def _citations(point: KeyPoint) -> str:
+    return "".join(f"[{n}]" for n in point.citations)
+
+
+def _companies_line(digest: Digest) -> str:
+    return ", ".join(f"{c.name} ({c.stories})" for c in digest.companies)
+
+
+# --- plain text -------------------------------------------------------------------------
+
+
+def render_text(digest: Digest) -> str:
+    verify_citations(digest)
+    lines = [digest.title, ""]
+    if digest.is_empty:
+        return "\n".join([*lines, digest.headings["empty"]])
+    for section in digest.sections:
+        lines.append(section.heading)
+        lines.extend(f"• {p.text} {_citations(p)}" for p in section.key_points)
+        lines.append("")
+    if digest.companies:
+        lines += [digest.headings["companies"], _companies_line(digest), ""]
+    lines.append(digest.headings["sources"])
+    lines.extend(
+        f"[{s.number}] {s.title} — {s.outlet}" + (f" {s.link}" if s.link else "")
+        for s in digest.sources
+    )
+    return "\n".join(lines)
+
+
+# --- Markdown ---------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def md_escape(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def render_markdown(digest: Digest) -> str:
+    verify_citations(digest)
+    lines = [f"# {md_escape(digest.title)}", ""]
+    if digest.is_empty:
+        return "\n".join([*lines, md_escape(digest.headings["empty"])])
+    for section in digest.sections:
+        lines += [f"## {md_escape(section.heading)}", ""]
+        lines.extend(
+            f"- {md_escape(p.text)} " + "".join(f"[\\[{n}\\]](#source-{n})" for n in p.citations)
+            for p in section.key_points
+        )
+        lines.append("")
+    if digest.companies:
+        lines += [
+            f"## {md_escape(digest.headings['companies'])}",
+            "",
+            md_escape(_companies_line(digest)),
+            "",
+        ]
+    lines += [f"## {md_escape(digest.headings['sources'])}", ""]
+    for s in digest.sources:
+        title = md_escape(s.title)
+        linked = f"[{title}](<{s.link}>)" if s.link else title
+        lines.append(f'{s.number}. <a id="source-{s.number}"></a>{linked} — {md_escape(s.outlet)}')
+    return "\n".join(lines) + "\n"
+
+
+# --- Telegram HTML ----------------------------------------------------------------------
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _href(link: str) -> str:
+    return html.escape(link, quote=True)
+
+
+def telegram_blocks(digest: Digest) -> list[str]:
+    """Units that are never split: the title, each section heading with its first bullet,
+    each further bullet, the companies, each source line."""
+    blocks = [f"<b>{esc(digest.title)}</b>"]
+    if digest.is_empty:
+        return [blocks[0] + "\n\n" + esc(digest.headings["empty"])]
+    for section in digest.sections:
+        bullets = [f"• {esc(p.text)} {_citations(p)}" for p in section.key_points]
+        blocks.append(f"\n<b>{esc(section.heading)}</b>\n{bullets[0]}")
+        blocks.extend(bullets[1:])
+    if digest.companies:
+        blocks.append(
+            f"\n<b>{esc(digest.headings['companies'])}</b>\n{esc(_companies_line(digest))}"
+        )
+    source_lines = [
+        f"[{s.number}] "
+        + (f'<a href="{_href(s.link)}">{esc(s.title)}</a>' if s.link else esc(s.title))
+        + f" — {esc(s.outlet)}"
+        for s in digest.sources
+    ]
+    blocks.append(f"\n<b>{esc(digest.headings['sources'])}</b>\n{source_lines[0]}")
+    blocks.extend(source_lines[1:])
+    return blocks
+
+
+def telegram_length(message: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units of the text once tags and entities
+    are parsed."""
+    text = html.unescape(re.sub(r"<[^>]+>", "", message))
+    return len(text.encode("utf-16-le")) // 2
+
+
+def render_telegram(digest: Digest, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Messages of at most ``limit`` characters, split only between blocks."""
+    verify_citations(digest)
+    return pack(telegram_blocks(digest), limit)
+
+
+def pack(blocks: Iterable[str], limit: int) -> list[str]:
+    messages: list[str] = []
+    current = ""
+    for block in blocks:
+        candidate = f"{current}\n{block}" if current else block.lstrip("\n")
+        if telegram_length(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            messages.append(current)
+        current = block.lstrip("\n")
+        while telegram_length(current) > limit:  # one block over the limit: cut at a line
+            head, current = _split_block(current, limit)
+            messages.append(head)
+    if current:
+        messages.append(current)
+    return messages
+
+
+def _split_block(block: str, limit: int) -> tuple[str, str]:
+    lines = block.split("\n")
+    for cut in range(len(lines) - 1, 0, -1):
+        head = "\n".join(lines[:cut])
+        if telegram_length(head) <= limit:
+            return head, "\n".join(lines[cut:])
+    raise ValueError("a single line is longer than a Telegram message")
+
+
+RENDERERS = {"text": render_text, "markdown": render_markdown}
