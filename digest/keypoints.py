@@ -156,6 +156,8 @@ class CentroidExtractor:
             return best.start, best.end
         nxt = min(following, key=lambda s: s.start)
         text = item_text(best.item)[best.start : nxt.end]
+        if "\n" in text:  # never glue a headline to the body, or one paragraph to the next
+            return best.start, best.end
         fits = self._length(text, best.item.language) <= self._cap(best.item.language)
         novel = _cosine(nxt.vector, best.vector) < 0.5
         good = score(nxt) >= 0.6 * best_score  # type: ignore[operator]

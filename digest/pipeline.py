@@ -125,6 +125,11 @@ class IngestPipeline:
         async with Fetcher(self.fetch_options, self._transport) as fetcher:
             return list(await asyncio.gather(*(one(fetcher, s) for s in sources)))
 
+    def ingest_parsed(self, source: Source, feed: ParsedFeed) -> SourceOutcome:
+        """Store an already-parsed feed by the same path as a fetched one (importers, tests)."""
+        now = self._clock()
+        return self._store_feed(source, feed, now, self._load_index(now))
+
     def _load_index(self, now: datetime) -> StoryIndex:
         index = StoryIndex(self.options.story_capacity)
         since = now - self.options.story_window

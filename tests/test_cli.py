@@ -161,5 +161,56 @@ def test_dotenv_is_honoured(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_db_upgrade_and_current(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "db", "upgrade")
-    assert code == 0 and "database at revision 0001" in out
+    assert code == 0 and "database at revision 0002" in out
     assert Path("data/chipdigest.db").exists()
+
+
+def test_demo_ends_with_the_digest(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo")
+    digest = out.split("The digest of the sample feeds")[1]
+    assert code == 0
+    assert "核心要点" in digest and "来源" in digest and "涉及公司" in digest
+    assert "寒武纪" in digest.split("公司动态")[0]  # the Cambricon story leads the core
+    assert "化石" not in digest and "火锅" not in digest
+
+
+def test_digest_editions_window_and_latest(capsys: pytest.CaptureFixture[str]) -> None:
+    _, demo_out, _ = run(capsys, "demo")
+    db = ("--database", DEMO_DB)
+    code, first, err = run(capsys, *db, "digest", "--edition", "morning", "--save")
+    assert code == 0 and "saved as digest #2 (morning)" in err and "核心要点" in first
+    code, second, _ = run(capsys, *db, "digest", "--edition", "morning", "--save")
+    assert code == 0 and "本期没有新的相关消息" in second
+    code, again, _ = run(capsys, *db, "digest", "--edition", "morning", "--latest")
+    assert code == 0 and "本期没有新的相关消息" in again
+    code, demo_again, _ = run(capsys, *db, "digest", "--edition", "demo", "--latest")
+    assert code == 0 and demo_again.strip() in demo_out  # shown again exactly
+
+
+def test_digest_json_structure(capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "demo")
+    code, out, _ = run(
+        capsys, "--database", DEMO_DB, "digest", "--since", "7d", "--lang", "en", "--json"
+    )
+    data = json.loads(out)
+    assert code == 0
+    assert data["sections"][0]["heading"] == "Core Insights"
+    numbers = {s["number"] for s in data["sources"]}
+    for section in data["sections"]:
+        for point in section["key_points"]:
+            assert point["citations"] and set(point["citations"]) <= numbers
+    assert {"title", "outlet", "link"} <= data["sources"][0].keys()
+    assert data["companies"][0]["stories"] >= 1
+
+
+def test_digest_html_prints_telegram_messages(capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "demo")
+    code, out, _ = run(capsys, "--database", DEMO_DB, "digest", "--since", "7d", "--format", "html")
+    assert code == 0 and "----- message 1/" in out and "<b>核心要点</b>" in out
+
+
+def test_digest_argument_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "digest", "--since", "24h", "--save")
+    assert code == 1 and "--save needs an edition" in err
+    code, _, err = run(capsys, "digest", "--latest")
+    assert code == 1 and "no digest has been saved yet" in err
