@@ -98,6 +98,27 @@ def _normalise(vector: dict[str, float]) -> dict[str, float]:
     return {k: v / norm for k, v in vector.items()} if norm else vector
 
 
+class _ChosenIndex:
+    """Vectors of the key points chosen so far, inverted by word: the greatest cosine of a new
+    sentence with any of them costs the postings of its own words, not one pass per key point."""
+
+    def __init__(self) -> None:
+        self._postings: dict[str, list[tuple[int, float]]] = {}
+        self._count = 0
+
+    def add(self, vector: dict[str, float]) -> None:
+        for word, value in vector.items():
+            self._postings.setdefault(word, []).append((self._count, value))
+        self._count += 1
+
+    def max_similarity(self, vector: dict[str, float]) -> float:
+        totals: dict[int, float] = {}
+        for word, value in vector.items():
+            for index, other in self._postings.get(word, ()):
+                totals[index] = totals.get(index, 0.0) + value * other
+        return max(totals.values(), default=0.0)
+
+
 class CentroidExtractor:
     def __init__(self, zh_cap: int = ZH_CAP, en_cap: int = EN_CAP) -> None:
         self.zh_cap = zh_cap
@@ -110,12 +131,12 @@ class CentroidExtractor:
             for sentence in sentences:
                 counts = Counter(w.lower() for w in sentence.words)
                 sentence.vector = _normalise({w: n * idf[w] for w, n in counts.items()})
-        chosen: list[dict[str, float]] = []
+        chosen = _ChosenIndex()
         points = []
         for story in stories:
             point, vector = self._best(story, candidates[story.story_id], chosen)
             points.append(point)
-            chosen.append(vector)
+            chosen.add(vector)
         return points
 
     @staticmethod
@@ -128,7 +149,7 @@ class CentroidExtractor:
         return {w: math.log((1 + total) / (1 + n)) + 1.0 for w, n in df.items()}
 
     def _best(
-        self, story: StoryInput, sentences: list[_Sentence], chosen: list[dict[str, float]]
+        self, story: StoryInput, sentences: list[_Sentence], chosen: _ChosenIndex
     ) -> tuple[ExtractedPoint, dict[str, float]]:
         centroid: dict[str, float] = {}
         for sentence in sentences:
@@ -136,10 +157,15 @@ class CentroidExtractor:
                 centroid[word] = centroid.get(word, 0.0) + value
         centroid = _normalise(centroid)
 
+        scores = {
+            id(s): _cosine(s.vector, centroid)
+            + (LEAD_BONUS if s.is_lead else 0.0)
+            - MMR_PENALTY * chosen.max_similarity(s.vector)
+            for s in sentences
+        }
+
         def score(sentence: _Sentence) -> float:
-            redundancy = max((_cosine(sentence.vector, c) for c in chosen), default=0.0)
-            bonus = LEAD_BONUS if sentence.is_lead else 0.0
-            return _cosine(sentence.vector, centroid) + bonus - MMR_PENALTY * redundancy
+            return scores[id(sentence)]
 
         best = max(sentences, key=lambda s: (score(s), -s.item.id, -s.start))
         start, end = self._extend(best, sentences, score(best), score)

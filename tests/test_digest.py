@@ -6,9 +6,9 @@ import html
 import json
 import random
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
