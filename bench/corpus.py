@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from digest.companies import CompanyBase
 from digest.enrich import Enricher, load_domain_terms
 from digest.fetch import FetchOptions
-from digest.pipeline import IngestPipeline
+from digest.pipeline import IngestPipeline, SourceOutcome
 from storage import Database
 from tests.feedserver import FeedServer
 
@@ -73,7 +73,7 @@ def main() -> int:
     return 0
 
 
-def report(outcomes: list, urls: dict[str, Path], root: Path) -> None:  # type: ignore[type-arg]
+def report(outcomes: list[SourceOutcome], urls: dict[str, Path], root: Path) -> None:
     with_items = [o for o in outcomes if o.status == "ok"]
     errors = [o for o in outcomes if o.status == "error"]
     reasons = Counter(re.sub(r"\d+:\d+", "L:C", o.error or "") for o in errors)
