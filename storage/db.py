@@ -67,6 +67,7 @@ class Database:
     """The composition point of storage: one engine, one session factory, the repositories."""
 
     def __init__(self, url: str) -> None:
+        from storage.chats import ChatRepository, DeliveryRepository
         from storage.digests import DigestRepository
         from storage.items import ItemRepository
         from storage.sources import SourceRepository
@@ -77,6 +78,8 @@ class Database:
         self.sources = SourceRepository(self)
         self.items = ItemRepository(self)
         self.digests = DigestRepository(self)
+        self.chats = ChatRepository(self)
+        self.deliveries = DeliveryRepository(self)
 
     @property
     def is_sqlite(self) -> bool:

@@ -83,6 +83,29 @@ class DigestRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Chat:
+    id: int  # ours
+    chat_id: int  # Telegram's
+    kind: str
+    title: str | None
+    language: str
+    timezone: str
+    active: bool
+    editions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    digest_id: int
+    chat: Chat
+    status: str
+    parts_sent: int
+    attempts: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredSignature:
     """A recent item's MinHash signature, used to rebuild the near-duplicate index."""
 

@@ -161,7 +161,7 @@ def test_dotenv_is_honoured(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_db_upgrade_and_current(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "db", "upgrade")
-    assert code == 0 and "database at revision 0002" in out
+    assert code == 0 and "database at revision 0003" in out
     assert Path("data/chipdigest.db").exists()
 
 

@@ -1,0 +1,245 @@
+"""Delivering digests within Telegram's limits, recording every (digest, chat) delivery.
+
+Telegram's limits are the physical limit here: about 30 messages a second overall, one a
+second to a chat, 20 a minute to a group. :class:`RateLimiter` spaces sends to stay under
+them; :class:`Broadcaster` turns Telegram's answers into actions:
+
+==========================  ==============================================================
+``RetryAfter``              wait as long as asked, send the same message again
+``TimedOut``/``NetworkError`` retry with exponential backoff, up to ``max_attempts``
+``Forbidden``               blocked, kicked, deactivated: the chat is marked inactive
+``ChatMigrated``            the group became a supergroup: store the new id, send again
+``BadRequest`` on entities  send the same content as plain text, and log it
+==========================  ==============================================================
+
+Every delivery is a row (``deliveries``) created before the first send; ``parts_sent`` is
+committed after each message Telegram accepts. A restart resumes every pending delivery at
+its next message, so nobody is skipped and nobody gets a message twice. The one message that
+can repeat is one in flight when the process died whose acceptance Telegram had not yet
+answered: it is sent again (a repeat beats a loss).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import os
+import re
+import time
+import warnings
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from telegram import Bot, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.request import HTTPXRequest
+
+from storage import Database
+from storage.types import Chat, Delivery
+
+log = logging.getLogger(__name__)
+
+# Opt in to python-telegram-bot's coming timedelta durations (RetryAfter.retry_after), so the
+# library neither warns on every flood-control answer nor changes type under us later.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+
+TELEGRAM_API = "https://api.telegram.org/bot"
+
+
+def make_bot(
+    token: str,
+    base_url: str | None = None,
+    proxy: str | None = None,
+    connections: int = 64,
+    timeout: float = 15.0,
+) -> Bot:
+    """A python-telegram-bot ``Bot``; ``base_url`` points at a Bot API proxy or server."""
+    request = HTTPXRequest(
+        connection_pool_size=connections,
+        proxy=proxy,
+        read_timeout=timeout,
+        write_timeout=timeout,
+        connect_timeout=min(timeout, 10.0),
+        pool_timeout=timeout,
+    )
+    return Bot(token, base_url=base_url or TELEGRAM_API, request=request)
+
+
+class RateLimiter:
+    """Spaces sends: ``overall`` per second across chats, ``chat_interval`` seconds between
+    two messages to one chat, ``group_per_minute`` for groups and channels.
+
+    A send reserves its slot without awaiting (so concurrent tasks never take the same one),
+    then sleeps until it.
+    """
+
+    def __init__(
+        self,
+        overall: float = 30.0,
+        chat_interval: float = 1.0,
+        group_per_minute: float = 20.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.overall_interval = 1.0 / overall
+        self.chat_interval = chat_interval
+        self.group_interval = 60.0 / group_per_minute
+        self._clock = clock
+        self._next_overall = 0.0
+        self._next_chat: dict[int, float] = {}
+
+    def reserve(self, chat: Chat) -> float:
+        """Seconds to wait before sending to ``chat``."""
+        now = self._clock()
+        interval = self.chat_interval if chat.kind == "private" else self.group_interval
+        slot = max(now, self._next_overall, self._next_chat.get(chat.chat_id, 0.0))
+        self._next_overall = slot + self.overall_interval
+        self._next_chat[chat.chat_id] = slot + interval
+        return slot - now
+
+    async def acquire(self, chat: Chat) -> None:
+        delay = self.reserve(chat)
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+@dataclass
+class BroadcastReport:
+    sent: int = 0
+    failed: int = 0
+    blocked: int = 0
+    messages: int = 0
+    retried_after: int = 0
+    plain_fallbacks: int = 0
+    migrated: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class _Blocked(Exception):
+    pass
+
+
+def _seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns about the int/timedelta type change
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def plain_text(message: str) -> str:
+    """The same content without markup, for a chat where Telegram rejected the HTML."""
+    return html.unescape(re.sub(r"<[^>]+>", "", message))
+
+
+class Broadcaster:
+    def __init__(
+        self,
+        db: Database,
+        bot: Bot,
+        limiter: RateLimiter | None = None,
+        *,
+        max_attempts: int = 5,
+        concurrency: int = 64,
+        backoff: float = 0.5,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.db = db
+        self.bot = bot
+        self.limiter = limiter or RateLimiter()
+        self.max_attempts = max_attempts
+        self.concurrency = concurrency
+        self.backoff = backoff
+        self._clock = clock
+        self._sleep = sleep
+
+    async def broadcast(
+        self, digest_id: int, messages: Sequence[str], chats: Sequence[Chat] | None = None
+    ) -> BroadcastReport:
+        """Deliver ``messages`` to ``chats`` (queued once) and to every delivery of this
+        digest still pending from an earlier, interrupted run."""
+        if chats is not None:
+            self.db.deliveries.enqueue(digest_id, chats, self._clock())
+        report = BroadcastReport()
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def one(delivery: Delivery) -> None:
+            async with slots:
+                await self._deliver(delivery, messages, report)
+
+        await asyncio.gather(*(one(d) for d in self.db.deliveries.pending(digest_id)))
+        return report
+
+    async def _deliver(
+        self, delivery: Delivery, messages: Sequence[str], report: BroadcastReport
+    ) -> None:
+        chat = delivery.chat
+        try:
+            for part in range(delivery.parts_sent, len(messages)):
+                chat = await self._send(chat, messages[part], report)
+                self.db.deliveries.update(delivery.id, self._clock(), parts_sent=part + 1)
+                report.messages += 1
+        except _Blocked as exc:
+            self.db.chats.deactivate(chat.id, self._clock())
+            self.db.deliveries.update(delivery.id, self._clock(), status="blocked", error=str(exc))
+            report.blocked += 1
+            log.info("chat %s blocked the bot or is gone: %s", chat.chat_id, exc)
+            return
+        except TelegramError as exc:
+            self.db.deliveries.update(delivery.id, self._clock(), status="failed", error=str(exc))
+            report.failed += 1
+            report.errors.append(f"{chat.chat_id}: {exc}")
+            log.warning(
+                "delivery of digest %s to chat %s failed: %s", delivery.digest_id, chat.chat_id, exc
+            )
+            return
+        self.db.deliveries.update(delivery.id, self._clock(), status="sent")
+        report.sent += 1
+
+    async def _send(self, chat: Chat, message: str, report: BroadcastReport) -> Chat:
+        """Send one message, handling Telegram's answers; returns the chat (its id may have
+        changed)."""
+        attempts = 0
+        parse_mode: str | None = ParseMode.HTML
+        text = message
+        while True:
+            await self.limiter.acquire(chat)
+            try:
+                await self.bot.send_message(
+                    chat.chat_id,
+                    text,
+                    parse_mode=parse_mode,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+                return chat
+            except RetryAfter as exc:
+                report.retried_after += 1
+                await self._sleep(_seconds(exc))
+            except Forbidden as exc:
+                raise _Blocked(str(exc)) from exc
+            except ChatMigrated as exc:
+                report.migrated += 1
+                log.info("chat %s moved to %s", chat.chat_id, exc.new_chat_id)
+                chat = self.db.chats.migrate(chat.id, int(exc.new_chat_id), self._clock()) or chat
+            except BadRequest as exc:
+                if parse_mode is None or "parse entities" not in str(exc):
+                    raise
+                log.warning("chat %s rejected the HTML (%s); sending plain text", chat.chat_id, exc)
+                report.plain_fallbacks += 1
+                parse_mode, text = None, plain_text(message)
+            except NetworkError as exc:  # TimedOut is a NetworkError
+                attempts += 1
+                if attempts >= self.max_attempts:
+                    raise
+                await self._sleep(self.backoff * 2 ** (attempts - 1))
+                log.info("retrying chat %s after %s", chat.chat_id, exc)

@@ -1,0 +1,182 @@
+"""Chats, subscriptions and deliveries."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.tables import Base, ChatRow, DeliveryRow, SubscriptionRow
+from storage.types import Chat, Delivery
+
+if TYPE_CHECKING:
+    from storage.db import Database
+
+
+def _editions(session: Session, chat_pk: int) -> tuple[str, ...]:
+    rows = session.scalars(
+        select(SubscriptionRow.edition)
+        .where(SubscriptionRow.chat_pk == chat_pk)
+        .order_by(SubscriptionRow.edition)
+    )
+    return tuple(rows)
+
+
+def _to_chat(row: ChatRow, editions: tuple[str, ...] = ()) -> Chat:
+    return Chat(
+        row.id, row.chat_id, row.kind, row.title, row.language, row.timezone, row.active, editions
+    )
+
+
+class ChatRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def upsert(self, chat_id: int, kind: str, title: str | None, now: datetime) -> Chat:
+        """Register a chat, or mark a known one active again (a user who came back)."""
+        with self._db.session() as session:
+            row = session.scalar(select(ChatRow).where(ChatRow.chat_id == chat_id))
+            if row is None:
+                row = ChatRow(
+                    chat_id=chat_id,
+                    kind=kind,
+                    title=title,
+                    language="zh",
+                    timezone="Asia/Shanghai",
+                    active=True,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(row)
+                session.flush()
+            else:
+                row.active, row.title, row.updated_at = True, title or row.title, now
+            return _to_chat(row, _editions(session, row.id))
+
+    def get(self, chat_id: int) -> Chat | None:
+        with self._db.session() as session:
+            row = session.scalar(select(ChatRow).where(ChatRow.chat_id == chat_id))
+            return None if row is None else _to_chat(row, _editions(session, row.id))
+
+    def subscribe(self, chat_pk: int, editions: Iterable[str]) -> None:
+        with self._db.session() as session:
+            known = set(_editions(session, chat_pk))
+            session.add_all(
+                SubscriptionRow(chat_pk=chat_pk, edition=e) for e in sorted(set(editions) - known)
+            )
+
+    def unsubscribe(self, chat_pk: int, editions: Iterable[str] | None = None) -> None:
+        query = delete(SubscriptionRow).where(SubscriptionRow.chat_pk == chat_pk)
+        if editions is not None:
+            query = query.where(SubscriptionRow.edition.in_(list(editions)))
+        with self._db.session() as session:
+            session.execute(query)
+
+    def subscribers(self, edition: str) -> list[Chat]:
+        """Active chats subscribed to ``edition``."""
+        query = (
+            select(ChatRow)
+            .join(SubscriptionRow, SubscriptionRow.chat_pk == ChatRow.id)
+            .where(SubscriptionRow.edition == edition, ChatRow.active.is_(True))
+            .order_by(ChatRow.id)
+        )
+        with self._db.session() as session:
+            return [_to_chat(row) for row in session.scalars(query)]
+
+    def deactivate(self, chat_pk: int, now: datetime) -> None:
+        with self._db.session() as session:
+            row = session.get(ChatRow, chat_pk)
+            if row is not None:
+                row.active, row.updated_at = False, now
+
+    def migrate(self, chat_pk: int, new_chat_id: int, now: datetime) -> Chat | None:
+        """A group became a supergroup: Telegram gave it a new id."""
+        with self._db.session() as session:
+            row = session.get(ChatRow, chat_pk)
+            if row is None:
+                return None
+            row.chat_id, row.kind, row.updated_at = new_chat_id, "supergroup", now
+            return _to_chat(row)
+
+    def counts(self) -> dict[str, int]:
+        with self._db.session() as session:
+            rows = session.execute(select(ChatRow.kind, ChatRow.active))
+            counts = Counter(kind if active else "inactive" for kind, active in rows)
+        return dict(counts)
+
+
+class DeliveryRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def enqueue(self, digest_id: int, chats: Iterable[Chat], now: datetime) -> int:
+        """A pending delivery for each chat that has none for this digest yet."""
+        rows = [
+            {
+                "digest_id": digest_id,
+                "chat_pk": c.id,
+                "status": "pending",
+                "parts_sent": 0,
+                "attempts": 0,
+                "updated_at": now,
+            }
+            for c in chats
+        ]
+        if not rows:
+            return 0
+        dialect = postgresql if self._db.engine.dialect.name == "postgresql" else sqlite
+        with self._db.session() as session:
+            table = Base.metadata.tables["deliveries"]
+            statement = dialect.insert(table).on_conflict_do_nothing()
+            return int(session.connection().execute(statement, rows).rowcount or 0)
+
+    def pending(self, digest_id: int) -> list[Delivery]:
+        query = (
+            select(DeliveryRow, ChatRow)
+            .join(ChatRow, ChatRow.id == DeliveryRow.chat_pk)
+            .where(DeliveryRow.digest_id == digest_id, DeliveryRow.status == "pending")
+            .order_by(DeliveryRow.id)
+        )
+        with self._db.session() as session:
+            return [
+                Delivery(
+                    d.id, d.digest_id, _to_chat(c), d.status, d.parts_sent, d.attempts, d.last_error
+                )
+                for d, c in session.execute(query)
+            ]
+
+    def update(
+        self,
+        delivery_id: int,
+        now: datetime,
+        *,
+        status: str | None = None,
+        parts_sent: int | None = None,
+        error: str | None = None,
+        attempted: bool = False,
+    ) -> None:
+        with self._db.session() as session:
+            row = session.get(DeliveryRow, delivery_id)
+            if row is None:
+                return
+            if status is not None:
+                row.status = status
+            if parts_sent is not None:
+                row.parts_sent = parts_sent
+            if error is not None:
+                row.last_error = error
+            if attempted:
+                row.attempts += 1
+            row.updated_at = now
+
+    def counts(self, digest_id: int | None = None) -> dict[str, int]:
+        query = select(DeliveryRow.status)
+        if digest_id is not None:
+            query = query.where(DeliveryRow.digest_id == digest_id)
+        with self._db.session() as session:
+            return dict(Counter(session.scalars(query)))

@@ -1,0 +1,268 @@
+"""A fake Telegram Bot API server on 127.0.0.1 that python-telegram-bot reaches through its
+``base_url``, so the real library does the real HTTP. It keeps what each chat received and
+injects the faults of production: 429 with retry_after, 403 blocked, 400 parse errors, chat
+migrated, 5xx, slow answers, and requests held unanswered (a process killed mid-send).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from html import unescape
+from html.parser import HTMLParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+TOKEN = "123456:TEST-TOKEN-not-secret"
+ALLOWED_TAGS = frozenset(
+    "b strong i em u ins s strike del a code pre tg-spoiler span blockquote".split()
+)
+
+
+@dataclass
+class Fault:
+    method: str
+    status: int
+    description: str
+    chat_id: int | None = None
+    times: int = 1
+    parameters: dict[str, Any] = field(default_factory=dict)
+    delay: float = 0.0  # answer late (the client's timeout fires first)
+
+
+class _HTMLCheck(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.error: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in ALLOWED_TAGS:
+            self.error = f'unsupported start tag "{tag}"'
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack.pop() != tag:
+            self.error = f'can\'t find end tag corresponding to start tag "{tag}"'
+
+
+def entity_error(text: str) -> str | None:
+    checker = _HTMLCheck()
+    checker.feed(text)
+    checker.close()
+    if checker.error is None and checker.stack:
+        checker.error = f'can\'t find end tag corresponding to start tag "{checker.stack[-1]}"'
+    return checker.error
+
+
+def visible_length(text: str, html: bool) -> int:
+    if html:
+        text = unescape(re.sub(r"<[^>]+>", "", text))
+    return len(text.encode("utf-16-le")) // 2
+
+
+class FakeBotAPI:
+    def __init__(self) -> None:
+        self.messages: dict[int, list[dict[str, Any]]] = {}
+        self.calls: Counter[str] = Counter()
+        self.faults: list[Fault] = []
+        self.blocked: set[int] = set()
+        self.migrated: dict[int, int] = {}
+        self.commands: dict[str, list[dict[str, str]]] = {}
+        self.send_times: dict[int, list[float]] = {}
+        self.hold_after: int | None = None  # sendMessage calls beyond this are held, unanswered
+        self.held = threading.Event()
+        self.held_count = 0
+        self._release = threading.Event()
+        self._lock = threading.Lock()
+        self._next_message_id = 1
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                server._handle(self)
+
+            do_GET = do_POST
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.request_queue_size = 1024
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    def start(self) -> FakeBotAPI:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._release.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def wait_held(self, count: int, timeout: float) -> bool:
+        """Wait until ``count`` requests are held (every sender of the client is stuck)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.held_count >= count:
+                return True
+            time.sleep(0.01)
+        return False
+
+    def release(self) -> None:
+        self._release.set()
+
+    def texts(self, chat_id: int) -> list[str]:
+        return [m["text"] for m in self.messages.get(chat_id, [])]
+
+    # --- request handling -----------------------------------------------------------------
+
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        match = re.match(r"^/bot([^/]+)/(\w+)", request.path)
+        length = int(request.headers.get("Content-Length") or 0)
+        body = request.rfile.read(length) if length else b""
+        if not match or match.group(1) != TOKEN:
+            return self._reply(
+                request, 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+            )
+        method = match.group(2)
+        params = self._params(request.headers.get("Content-Type", ""), body)
+        with self._lock:
+            self.calls[method] += 1
+        handler = getattr(self, f"_api_{method}", None)
+        if handler is None:
+            return self._reply(
+                request,
+                404,
+                {"ok": False, "error_code": 404, "description": "Not Found: method not found"},
+            )
+        status, payload = handler(params)
+        self._reply(request, status, payload)
+
+    @staticmethod
+    def _params(content_type: str, body: bytes) -> dict[str, Any]:
+        if "json" in content_type:
+            return dict(json.loads(body or b"{}"))
+        params: dict[str, Any] = {}
+        for key, value in parse_qsl(body.decode("utf-8"), keep_blank_values=True):
+            try:
+                params[key] = json.loads(value)
+            except ValueError:
+                params[key] = value
+        return params
+
+    @staticmethod
+    def _reply(request: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        try:
+            request.send_response(status)
+            request.send_header("Content-Type", "application/json")
+            request.send_header("Content-Length", str(len(data)))
+            request.end_headers()
+            request.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    @staticmethod
+    def _error(status: int, description: str, **parameters: Any) -> tuple[int, dict[str, Any]]:
+        payload: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+        if parameters:
+            payload["parameters"] = parameters
+        return status, payload
+
+    def _fault_for(self, method: str, chat_id: int | None) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.method == method and fault.chat_id in (None, chat_id) and fault.times:
+                    fault.times -= 1
+                    return fault
+        return None
+
+    # --- Bot API methods --------------------------------------------------------------------
+
+    def _api_getMe(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return 200, {
+            "ok": True,
+            "result": {
+                "id": 123456,
+                "is_bot": True,
+                "first_name": "chip-digest",
+                "username": "chipdigest_bot",
+                "can_join_groups": True,
+                "can_read_all_group_messages": False,
+                "supports_inline_queries": False,
+            },
+        }
+
+    def _api_setMyCommands(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        fault = self._fault_for("setMyCommands", None)
+        if fault:
+            return self._error(fault.status, fault.description)
+        self.commands[str(params.get("language_code", ""))] = params["commands"]
+        return 200, {"ok": True, "result": True}
+
+    def _api_deleteWebhook(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return 200, {"ok": True, "result": True}
+
+    def _api_sendMessage(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        chat_id = int(params["chat_id"])
+        with self._lock:
+            sent_so_far = sum(self.calls[m] for m in ("sendMessage",)) - 1
+        if self.hold_after is not None and sent_so_far >= self.hold_after:
+            with self._lock:
+                self.held_count += 1
+            self.held.set()
+            self._release.wait(30)
+            return self._error(502, "Bad Gateway")  # never processed: the client is gone
+        fault = self._fault_for("sendMessage", chat_id)
+        if fault is not None:
+            if fault.delay:
+                time.sleep(fault.delay)
+            return self._error(fault.status, fault.description, **fault.parameters)
+        if chat_id in self.migrated:
+            return self._error(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                migrate_to_chat_id=self.migrated[chat_id],
+            )
+        if chat_id in self.blocked:
+            return self._error(403, "Forbidden: bot was blocked by the user")
+        text = str(params.get("text", ""))
+        html = params.get("parse_mode") == "HTML"
+        if html and (problem := entity_error(text)):
+            return self._error(400, f"Bad Request: can't parse entities: {problem}")
+        if visible_length(text, html) > 4096:
+            return self._error(400, "Bad Request: message is too long")
+        with self._lock:
+            message_id = self._next_message_id
+            self._next_message_id += 1
+            record = {
+                "message_id": message_id,
+                "text": text,
+                "parse_mode": params.get("parse_mode"),
+                "reply_markup": params.get("reply_markup"),
+            }
+            self.messages.setdefault(chat_id, []).append(record)
+            self.send_times.setdefault(chat_id, []).append(time.monotonic())
+        return 200, {
+            "ok": True,
+            "result": {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+                "text": text,
+            },
+        }
