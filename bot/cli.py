@@ -16,9 +16,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from bot import commands
+from bot.app import AlreadyRunning, acquire_instance_lock, build_application
 from bot.commands import CommandError
 from bot.config import Settings, SettingsError, load_settings
 from bot.context import AppContext
+from bot.conversation import Button, Caller, Conversation, Reply
+from bot.delivery import plain_text
 from digest.errors import DigestError
 from digest.model import Digest
 from digest.pipeline import SourceOutcome
@@ -275,6 +278,86 @@ def cmd_digest(ctx: AppContext, args: argparse.Namespace) -> int:
     return 0
 
 
+LOCAL_CHAT = 1  # the terminal's "chat" in ask / console
+LOCAL_USER = 1
+
+
+def local_conversation(ctx: AppContext) -> tuple[Conversation, Caller]:
+    """The terminal user owns the database, so it acts as an admin."""
+    admins = frozenset({*ctx.settings.admin_ids, LOCAL_USER})
+    return Conversation(ctx, admins), Caller(LOCAL_CHAT, "private", LOCAL_USER, "terminal")
+
+
+def print_replies(replies: Sequence[Reply]) -> list[Button]:
+    buttons: list[Button] = []
+    for reply in replies:
+        print(plain_text(reply.text))
+        for row in reply.buttons:
+            for button in row:
+                buttons.append(button)
+                print(f"  [{len(buttons)}] {button.text}")
+        print()
+    return buttons
+
+
+def cmd_ask(ctx: AppContext, args: argparse.Namespace) -> int:
+    ctx.prepare()
+    conversation, caller = local_conversation(ctx)
+    print_replies(asyncio.run(conversation.handle(caller, " ".join(args.text))))
+    return 0
+
+
+def cmd_console(ctx: AppContext, args: argparse.Namespace) -> int:
+    """A chat with the bot in the terminal; a number presses the button it labels."""
+    ctx.prepare()
+    conversation, caller = local_conversation(ctx)
+    out.print("chip-digest console: type /help, a number to press a button, Ctrl-D to leave.")
+
+    async def loop() -> None:
+        buttons: list[Button] = []
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "> ")
+            except EOFError:
+                return
+            line = line.strip()
+            if line in ("exit", "quit"):
+                return
+            if line.isdigit() and 0 < int(line) <= len(buttons):
+                replies = await conversation.callback(caller, buttons[int(line) - 1].data)
+            elif line:
+                replies = await conversation.handle(caller, line)
+            else:
+                continue
+            buttons = print_replies(replies)
+
+    asyncio.run(loop())
+    return 0
+
+
+def cmd_run(ctx: AppContext, args: argparse.Namespace) -> int:
+    """The bot and its scheduler, until interrupted."""
+    if ctx.settings.telegram_token is None:
+        err.print(
+            "chipdigest: no bot token. Create a bot with @BotFather in Telegram, then set "
+            "CHIPDIGEST_TELEGRAM_TOKEN; until then try `chipdigest console` or `chipdigest demo`.",
+            markup=False,
+        )
+        return 2
+    ctx.prepare()
+    try:
+        lock = acquire_instance_lock(ctx.settings.data_dir / "chipdigest.lock")
+    except AlreadyRunning as exc:
+        err.print(f"chipdigest: {exc}", markup=False)
+        return 3
+    try:
+        ctx.seed_sources()
+        build_application(ctx).run_polling(allowed_updates=["message", "callback_query"])
+    finally:
+        lock.close()
+    return 0
+
+
 def cmd_db(ctx: AppContext, args: argparse.Namespace) -> int:
     if args.action == "upgrade":
         ctx.db.upgrade(args.revision)
@@ -347,6 +430,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     digest.add_argument("--json", action="store_true", help="print the digest's structure")
     digest.set_defaults(handler=cmd_digest)
+
+    ask = sub.add_parser("ask", help="send the bot a message and print its reply, no Telegram")
+    ask.add_argument("text", nargs="+", help='e.g. "/company 寒武纪"')
+    ask.set_defaults(handler=cmd_ask)
+    console = sub.add_parser("console", help="chat with the bot in the terminal")
+    console.set_defaults(handler=cmd_console)
+    run = sub.add_parser("run", help="start the Telegram bot and its scheduler")
+    run.set_defaults(handler=cmd_run)
 
     db = sub.add_parser("db", help="database schema")
     db_actions = db.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -157,19 +157,28 @@ def compose_digest(
         last_item_id=last_id,
         since=start,
     )
-    saved_id = None
-    if save:
-        saved_id = ctx.db.digests.save(
-            edition=edition,
-            created_at=now,
-            after_item_id=after_id,
-            last_item_id=last_id,
-            since=start,
-            language=language,
-            structure=json.dumps(digest.to_dict()),
-            item_ids=digest.item_ids,
-        )
-    return DigestResult(digest, saved_id)
+    return DigestResult(digest, save_digest(ctx, digest) if save else None)
+
+
+def save_digest(ctx: AppContext, digest: Digest) -> int:
+    """Record a composed digest as its edition's latest (its window is now digested)."""
+    return ctx.db.digests.save(
+        edition=digest.edition,
+        created_at=digest.created_at,
+        after_item_id=digest.after_item_id,
+        last_item_id=digest.last_item_id,
+        since=digest.since,
+        language=digest.language,
+        structure=json.dumps(digest.to_dict()),
+        item_ids=digest.item_ids,
+    )
+
+
+def digest_by_id(ctx: AppContext, digest_id: int) -> Digest:
+    record = ctx.db.digests.get(digest_id)
+    if record is None:
+        raise CommandError(f"no digest #{digest_id}")
+    return Digest.from_dict(json.loads(record.structure))
 
 
 def latest_digest(ctx: AppContext, edition: str | None = None) -> Digest:

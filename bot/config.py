@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -41,6 +42,13 @@ class Settings(BaseSettings):
     admin_ids: Annotated[list[int], NoDecode] = []
     timezone: str = "Asia/Shanghai"
     digest_language: str = Field(default="zh", pattern="^(zh|en)$")
+    # name=cron (minute hour day month weekday) in the time zone, separated by ";"
+    editions: Annotated[dict[str, str], NoDecode] = {
+        "morning": "30 8 * * *",
+        "evening": "0 20 * * *",
+        "weekly": "0 9 * * mon",
+    }
+    alerts_per_hour: int = Field(default=4, ge=1, le=60)
     fetch_interval_minutes: int = Field(default=30, ge=1, le=24 * 60)
     sources_file: Path | None = None
     http_proxy: str | None = None
@@ -61,6 +69,27 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
         return value
+
+    @field_validator("editions", mode="before")
+    @classmethod
+    def _parse_editions(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        editions = {}
+        for part in value.split(";"):
+            name, _, cron = part.partition("=")
+            if not part.strip():
+                continue
+            if not name.strip() or len(cron.split()) != 5:
+                raise ValueError(
+                    "expected name=cron pairs, e.g. morning=30 8 * * *;evening=0 20 * * *"
+                )
+            try:
+                CronTrigger.from_crontab(cron.strip())
+            except ValueError as exc:
+                raise ValueError(f"edition {name.strip()!r}: bad cron {cron.strip()!r}") from exc
+            editions[name.strip()] = " ".join(cron.split())
+        return editions
 
     @field_validator("allow_private_sources")
     @classmethod

@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -125,8 +125,8 @@ class BroadcastReport:
     errors: list[str] = field(default_factory=list)
 
 
-class _Blocked(Exception):
-    pass
+class Blocked(Exception):
+    """The chat blocked the bot, kicked it, or no longer exists."""
 
 
 def _seconds(exc: RetryAfter) -> float:
@@ -139,6 +139,75 @@ def _seconds(exc: RetryAfter) -> float:
 def plain_text(message: str) -> str:
     """The same content without markup, for a chat where Telegram rejected the HTML."""
     return html.unescape(re.sub(r"<[^>]+>", "", message))
+
+
+class Sender:
+    """Sends one message to one chat, handling Telegram's answers (see the module's table)."""
+
+    def __init__(
+        self,
+        db: Database,
+        bot: Bot,
+        limiter: RateLimiter | None = None,
+        *,
+        max_attempts: int = 5,
+        backoff: float = 0.5,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.db = db
+        self.bot = bot
+        self.limiter = limiter or RateLimiter()
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.clock = clock
+        self._sleep = sleep
+
+    async def send(
+        self,
+        chat: Chat,
+        message: str,
+        report: BroadcastReport,
+        buttons: InlineKeyboardMarkup | None = None,
+    ) -> Chat:
+        """Send one message; returns the chat (its id may have changed). Raises
+        :class:`Blocked` when the chat is gone for good, TelegramError when it kept failing."""
+        attempts = 0
+        parse_mode: str | None = ParseMode.HTML
+        text = message
+        while True:
+            await self.limiter.acquire(chat)
+            try:
+                await self.bot.send_message(
+                    chat.chat_id,
+                    text,
+                    parse_mode=parse_mode,
+                    reply_markup=buttons,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+                return chat
+            except RetryAfter as exc:
+                report.retried_after += 1
+                await self._sleep(_seconds(exc))
+            except Forbidden as exc:
+                self.db.chats.deactivate(chat.id, self.clock())
+                raise Blocked(str(exc)) from exc
+            except ChatMigrated as exc:
+                report.migrated += 1
+                log.info("chat %s moved to %s", chat.chat_id, exc.new_chat_id)
+                chat = self.db.chats.migrate(chat.id, int(exc.new_chat_id), self.clock()) or chat
+            except BadRequest as exc:
+                if parse_mode is None or "parse entities" not in str(exc):
+                    raise
+                log.warning("chat %s rejected the HTML (%s); sending plain text", chat.chat_id, exc)
+                report.plain_fallbacks += 1
+                parse_mode, text = None, plain_text(message)
+            except NetworkError as exc:  # TimedOut is a NetworkError
+                attempts += 1
+                if attempts >= self.max_attempts:
+                    raise
+                await self._sleep(self.backoff * 2 ** (attempts - 1))
+                log.info("retrying chat %s after %s", chat.chat_id, exc)
 
 
 class Broadcaster:
@@ -155,13 +224,11 @@ class Broadcaster:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.db = db
-        self.bot = bot
-        self.limiter = limiter or RateLimiter()
-        self.max_attempts = max_attempts
+        self.sender = Sender(
+            db, bot, limiter, max_attempts=max_attempts, backoff=backoff, clock=clock, sleep=sleep
+        )
         self.concurrency = concurrency
-        self.backoff = backoff
         self._clock = clock
-        self._sleep = sleep
 
     async def broadcast(
         self, digest_id: int, messages: Sequence[str], chats: Sequence[Chat] | None = None
@@ -186,11 +253,10 @@ class Broadcaster:
         chat = delivery.chat
         try:
             for part in range(delivery.parts_sent, len(messages)):
-                chat = await self._send(chat, messages[part], report)
+                chat = await self.sender.send(chat, messages[part], report)
                 self.db.deliveries.update(delivery.id, self._clock(), parts_sent=part + 1)
                 report.messages += 1
-        except _Blocked as exc:
-            self.db.chats.deactivate(chat.id, self._clock())
+        except Blocked as exc:
             self.db.deliveries.update(delivery.id, self._clock(), status="blocked", error=str(exc))
             report.blocked += 1
             log.info("chat %s blocked the bot or is gone: %s", chat.chat_id, exc)
@@ -205,41 +271,3 @@ class Broadcaster:
             return
         self.db.deliveries.update(delivery.id, self._clock(), status="sent")
         report.sent += 1
-
-    async def _send(self, chat: Chat, message: str, report: BroadcastReport) -> Chat:
-        """Send one message, handling Telegram's answers; returns the chat (its id may have
-        changed)."""
-        attempts = 0
-        parse_mode: str | None = ParseMode.HTML
-        text = message
-        while True:
-            await self.limiter.acquire(chat)
-            try:
-                await self.bot.send_message(
-                    chat.chat_id,
-                    text,
-                    parse_mode=parse_mode,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                )
-                return chat
-            except RetryAfter as exc:
-                report.retried_after += 1
-                await self._sleep(_seconds(exc))
-            except Forbidden as exc:
-                raise _Blocked(str(exc)) from exc
-            except ChatMigrated as exc:
-                report.migrated += 1
-                log.info("chat %s moved to %s", chat.chat_id, exc.new_chat_id)
-                chat = self.db.chats.migrate(chat.id, int(exc.new_chat_id), self._clock()) or chat
-            except BadRequest as exc:
-                if parse_mode is None or "parse entities" not in str(exc):
-                    raise
-                log.warning("chat %s rejected the HTML (%s); sending plain text", chat.chat_id, exc)
-                report.plain_fallbacks += 1
-                parse_mode, text = None, plain_text(message)
-            except NetworkError as exc:  # TimedOut is a NetworkError
-                attempts += 1
-                if attempts >= self.max_attempts:
-                    raise
-                await self._sleep(self.backoff * 2 ** (attempts - 1))
-                log.info("retrying chat %s after %s", chat.chat_id, exc)

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.tables import Base, ChatRow, DeliveryRow, SubscriptionRow
+from storage.tables import AlertRow, Base, ChatRow, DeliveryRow, FollowRow, SubscriptionRow
 from storage.types import Chat, Delivery
 
 if TYPE_CHECKING:
@@ -87,6 +87,23 @@ class ChatRepository:
         )
         with self._db.session() as session:
             return [_to_chat(row) for row in session.scalars(query)]
+
+    def configure(
+        self,
+        chat_pk: int,
+        now: datetime,
+        *,
+        language: str | None = None,
+        timezone: str | None = None,
+    ) -> Chat | None:
+        with self._db.session() as session:
+            row = session.get(ChatRow, chat_pk)
+            if row is None:
+                return None
+            row.language = language or row.language
+            row.timezone = timezone or row.timezone
+            row.updated_at = now
+            return _to_chat(row, _editions(session, row.id))
 
     def deactivate(self, chat_pk: int, now: datetime) -> None:
         with self._db.session() as session:
@@ -180,3 +197,70 @@ class DeliveryRepository:
             query = query.where(DeliveryRow.digest_id == digest_id)
         with self._db.session() as session:
             return dict(Counter(session.scalars(query)))
+
+
+class FollowRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def follow(self, chat_pk: int, company_id: str, last_item_id: int) -> bool:
+        """Follow from now on (items after ``last_item_id``); False if already followed."""
+        with self._db.session() as session:
+            if session.get(FollowRow, (chat_pk, company_id)) is not None:
+                return False
+            session.add(
+                FollowRow(chat_pk=chat_pk, company_id=company_id, last_item_id=last_item_id)
+            )
+            return True
+
+    def unfollow(self, chat_pk: int, company_id: str) -> bool:
+        with self._db.session() as session:
+            result = session.execute(
+                delete(FollowRow).where(
+                    FollowRow.chat_pk == chat_pk, FollowRow.company_id == company_id
+                )
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def following(self, chat_pk: int) -> list[str]:
+        with self._db.session() as session:
+            return list(
+                session.scalars(
+                    select(FollowRow.company_id)
+                    .where(FollowRow.chat_pk == chat_pk)
+                    .order_by(FollowRow.company_id)
+                )
+            )
+
+    def all(self) -> list[tuple[Chat, str, int]]:
+        """(chat, company, last alerted item) for every follow of an active chat."""
+        query = (
+            select(ChatRow, FollowRow.company_id, FollowRow.last_item_id)
+            .join(FollowRow, FollowRow.chat_pk == ChatRow.id)
+            .where(ChatRow.active.is_(True))
+            .order_by(ChatRow.id, FollowRow.company_id)
+        )
+        with self._db.session() as session:
+            return [(_to_chat(c), company, last) for c, company, last in session.execute(query)]
+
+    def advance(self, chat_pk: int, company_id: str, last_item_id: int) -> None:
+        with self._db.session() as session:
+            row = session.get(FollowRow, (chat_pk, company_id))
+            if row is not None and last_item_id > row.last_item_id:
+                row.last_item_id = last_item_id
+
+    def record_alert(self, chat_pk: int, sent_at: datetime, items: int) -> None:
+        with self._db.session() as session:
+            session.add(AlertRow(chat_pk=chat_pk, sent_at=sent_at, items=items))
+
+    def alerts_since(self, chat_pk: int, since: datetime) -> int:
+        with self._db.session() as session:
+            return len(
+                list(
+                    session.scalars(
+                        select(AlertRow.id).where(
+                            AlertRow.chat_pk == chat_pk, AlertRow.sent_at >= since
+                        )
+                    )
+                )
+            )

@@ -67,7 +67,7 @@ class Database:
     """The composition point of storage: one engine, one session factory, the repositories."""
 
     def __init__(self, url: str) -> None:
-        from storage.chats import ChatRepository, DeliveryRepository
+        from storage.chats import ChatRepository, DeliveryRepository, FollowRepository
         from storage.digests import DigestRepository
         from storage.items import ItemRepository
         from storage.sources import SourceRepository
@@ -80,6 +80,7 @@ class Database:
         self.digests = DigestRepository(self)
         self.chats = ChatRepository(self)
         self.deliveries = DeliveryRepository(self)
+        self.follows = FollowRepository(self)
 
     @property
     def is_sqlite(self) -> bool:

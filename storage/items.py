@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, case, delete, func, insert, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -186,6 +186,46 @@ class ItemRepository:
             query = query.where(ItemRow.fetched_at >= fetched_since)
         if relevant_only:
             query = query.where(ItemRow.relevant.is_(True))
+        with self._db.session() as session:
+            return self._to_items(session, list(session.scalars(query)), with_tokens=True)
+
+    def search(self, terms: Sequence[str], limit: int = 10) -> list[Item]:
+        """Items whose tokens contain every term (SQLite FTS5), newest first."""
+        words = [t.replace('"', "") for t in terms if t.strip()]
+        if not words:
+            return []
+        match = " AND ".join(f'"{w}"' for w in words)
+        query = text(
+            "SELECT rowid FROM items_fts WHERE items_fts MATCH :match ORDER BY rowid DESC LIMIT :n"
+        )
+        with self._db.session() as session:
+            ids = list(session.scalars(query, {"match": match, "n": limit}))
+            rows = list(session.scalars(select(ItemRow).where(ItemRow.id.in_(ids))))
+            items = {i.id: i for i in self._to_items(session, rows)}
+        return [items[i] for i in ids if i in items]
+
+    def company_count(self, company: str, since: datetime) -> int:
+        query = (
+            select(func.count(ItemRow.id))
+            .join(ItemCompanyRow, ItemCompanyRow.item_id == ItemRow.id)
+            .where(ItemCompanyRow.company_id == company, ItemRow.published_at >= since)
+        )
+        with self._db.session() as session:
+            return session.scalar(query) or 0
+
+    def company_items_after(self, company: str, after_id: int, limit: int = 50) -> list[Item]:
+        """Relevant items about ``company`` stored after item ``after_id``, oldest first."""
+        query = (
+            select(ItemRow)
+            .join(ItemCompanyRow, ItemCompanyRow.item_id == ItemRow.id)
+            .where(
+                ItemCompanyRow.company_id == company,
+                ItemRow.id > after_id,
+                ItemRow.relevant.is_(True),
+            )
+            .order_by(ItemRow.id)
+            .limit(limit)
+        )
         with self._db.session() as session:
             return self._to_items(session, list(session.scalars(query)), with_tokens=True)
 

@@ -174,6 +174,30 @@ class DeliveryRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class FollowRow(Base):
+    """A chat follows a company; ``last_item_id`` is the newest item already alerted."""
+
+    __tablename__ = "follows"
+
+    chat_pk: Mapped[int] = mapped_column(
+        ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    )
+    company_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_item_id: Mapped[int] = mapped_column(Integer)
+
+
+class AlertRow(Base):
+    """An alert message sent to a chat (for the per-hour cap)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_chat_sent", "chat_pk", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_pk: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    items: Mapped[int] = mapped_column(Integer)
+
+
 class ItemCompanyRow(Base):
     __tablename__ = "item_companies"
     __table_args__ = (Index("ix_item_companies_company", "company_id", "item_id"),)

@@ -1,0 +1,215 @@
+"""The composition root of ``chipdigest run``: the bot, the scheduler and the command layer
+wired together on one event loop (python-telegram-bot's ``Application``)."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from telegram import BotCommand, BotCommandScopeDefault
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.request import HTTPXRequest
+
+from bot import commands
+from bot.alerts import send_alerts
+from bot.context import AppContext
+from bot.conversation import HELP, Conversation
+from bot.delivery import TELEGRAM_API, Broadcaster, BroadcastReport, RateLimiter, Sender
+from bot.handlers import on_button, on_error, on_text
+from digest.render import render_telegram
+from storage.types import Chat
+
+log = logging.getLogger(__name__)
+RESUME_WINDOW = timedelta(hours=6)
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+def acquire_instance_lock(path: Path) -> IO[str]:
+    """One running instance per data folder: a second one refuses to start."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        handle.close()
+        raise AlreadyRunning(
+            f"another chipdigest run already holds {path}: stop it first "
+            "(two instances would both deliver)"
+        ) from exc
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def last_fire_time(cron: str, zone: ZoneInfo, now: datetime) -> datetime | None:
+    """The latest time at or before ``now`` that ``cron`` fired (within eight days)."""
+    trigger = CronTrigger.from_crontab(cron, timezone=zone)
+    fire = trigger.get_next_fire_time(None, now - timedelta(days=8))
+    last = None
+    while fire is not None and fire <= now:
+        last = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return last
+
+
+@dataclass
+class Runtime:
+    """What the scheduled jobs need, built once the bot is up."""
+
+    ctx: AppContext
+    broadcaster: Broadcaster
+    sender: Sender
+    scheduler: AsyncIOScheduler | None = None
+    jobs: list[str] = field(default_factory=list)
+
+    async def fetch_and_alert(self) -> None:
+        outcomes = await commands.fetch(self.ctx)
+        alerts = await send_alerts(self.ctx, self.sender, self.ctx.settings.alerts_per_hour)
+        log.info(
+            "fetch cycle: %d sources, %d new items, %d alerts",
+            len(outcomes),
+            sum(o.new for o in outcomes),
+            alerts,
+        )
+
+    async def run_edition(self, edition: str) -> BroadcastReport:
+        """Compose the edition's window, save it, deliver it to its subscribers."""
+        result = commands.compose_digest(self.ctx, edition=edition, save=True)
+        assert result.saved_id is not None
+        chats = self.ctx.db.chats.subscribers(edition)
+        report = await self.broadcast(result.saved_id, render_telegram(result.digest), chats)
+        log.info(
+            "edition %s: digest %s to %d chats: %s", edition, result.saved_id, len(chats), report
+        )
+        return report
+
+    async def broadcast(
+        self, digest_id: int, messages: list[str], chats: list[Chat]
+    ) -> BroadcastReport:
+        return await self.broadcaster.broadcast(digest_id, messages, chats)
+
+    async def catch_up(self) -> None:
+        """An edition whose last scheduled time passed while the bot was down runs once now;
+        deliveries an interrupted broadcast left pending are finished."""
+        zone = ZoneInfo(self.ctx.settings.timezone)
+        now = self.ctx.clock()
+        for edition, cron in self.ctx.settings.editions.items():
+            latest = self.ctx.db.digests.latest(edition)
+            if latest is not None:
+                await self.resume(latest.id, edition, latest.created_at)
+            fired = last_fire_time(cron, zone, now)
+            if latest is not None and fired is not None and latest.created_at < fired:
+                log.info("edition %s missed its %s run: running it now", edition, fired)
+                await self.run_edition(edition)
+
+    async def resume(self, digest_id: int, edition: str, created_at: datetime) -> None:
+        """Finish deliveries left pending; a digest saved just before a crash that had no
+        time to queue its deliveries gets them now."""
+        counts = self.ctx.db.deliveries.counts(digest_id)
+        fresh = self.ctx.clock() - created_at < RESUME_WINDOW
+        if not counts.get("pending") and (counts or not fresh):
+            return
+        digest = commands.digest_by_id(self.ctx, digest_id)
+        chats = None if counts else self.ctx.db.chats.subscribers(edition)
+        log.info("resuming the delivery of digest %s", digest_id)
+        await self.broadcaster.broadcast(digest_id, render_telegram(digest), chats)
+
+    def schedule(self) -> AsyncIOScheduler:
+        zone = ZoneInfo(self.ctx.settings.timezone)
+        scheduler = AsyncIOScheduler(timezone=zone)
+        scheduler.add_job(
+            self.fetch_and_alert,
+            "interval",
+            minutes=self.ctx.settings.fetch_interval_minutes,
+            id="fetch",
+            coalesce=True,
+            max_instances=1,
+            next_run_time=datetime.now(zone),
+        )
+        for edition, cron in self.ctx.settings.editions.items():
+            scheduler.add_job(
+                self.run_edition,
+                CronTrigger.from_crontab(cron, timezone=zone),
+                args=[edition],
+                id=f"edition:{edition}",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=3600,
+            )
+        self.scheduler = scheduler
+        return scheduler
+
+
+def command_menu(language: str) -> list[BotCommand]:
+    return [
+        BotCommand(name, texts[0] if language == "zh" else texts[1]) for name, texts in HELP.items()
+    ]
+
+
+def build_application(
+    ctx: AppContext, *, schedule: bool = True
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    settings = ctx.settings
+    token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+    request = HTTPXRequest(connection_pool_size=64, proxy=settings.http_proxy)
+    application = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram_base_url or TELEGRAM_API)
+        .request(request)
+        .get_updates_request(HTTPXRequest(proxy=settings.http_proxy))
+        .concurrent_updates(True)
+        .build()
+    )
+    limiter = RateLimiter()
+    runtime = Runtime(
+        ctx,
+        Broadcaster(ctx.db, application.bot, limiter, clock=ctx.clock),
+        Sender(ctx.db, application.bot, limiter, clock=ctx.clock),
+    )
+    conversation = Conversation(ctx, frozenset(settings.admin_ids), broadcast=runtime.broadcast)
+    application.bot_data["runtime"] = runtime
+    application.bot_data["conversation"] = conversation
+    application.add_handler(MessageHandler(filters.TEXT, on_text(conversation)))
+    application.add_handler(CallbackQueryHandler(on_button(conversation)))
+    application.add_error_handler(on_error)
+
+    async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        for language in ("zh", "en"):
+            try:  # optional: a failure here is logged, not fatal
+                await app.bot.set_my_commands(
+                    command_menu(language), BotCommandScopeDefault(), language_code=language
+                )
+            except TelegramError as exc:
+                log.warning("could not set the %s command menu: %s", language, exc)
+        if schedule:
+            await runtime.catch_up()
+            runtime.schedule().start()
+
+    async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        if runtime.scheduler is not None and runtime.scheduler.running:
+            runtime.scheduler.shutdown(wait=False)
+
+    application.post_init = post_init
+    application.post_shutdown = post_shutdown
+    return application

@@ -1,0 +1,170 @@
+"""The command layer without Telegram: what a user types and what the bot answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import load_settings
+from bot.context import AppContext
+from bot.conversation import Caller, Conversation, Reply
+from bot.delivery import BroadcastReport
+from digest.samples import SAMPLE_FEEDS, BundledFeedTransport
+from storage.types import Chat
+from tests.conftest import FakeClock
+
+ADMIN = 42
+USER = Caller(chat_id=1001, chat_kind="private", user_id=7)
+ADMIN_CALLER = Caller(chat_id=4242, chat_kind="private", user_id=ADMIN)
+
+
+@pytest.fixture
+async def ctx(tmp_path, clock: FakeClock) -> AppContext:  # type: ignore[no-untyped-def]
+    context = AppContext(
+        load_settings(), database_url=f"sqlite:///{tmp_path / 'c.db'}", clock=clock
+    )
+    context.prepare()
+    sources = [context.db.sources.add(f.url, clock(), f.title)[0] for f in SAMPLE_FEEDS]
+    await context.pipeline(BundledFeedTransport()).run(sources)
+    return context
+
+
+def first_line(replies: list[Reply]) -> str:
+    return replies[0].text.split("\n")[0]
+
+
+async def test_company_by_name_alias_ticker_and_typo_is_one_company(ctx: AppContext) -> None:
+    talk = Conversation(ctx)
+    cards = [
+        await talk.handle(USER, f"/company {q}")
+        for q in ("寒武纪", "Cambricon", "cambricon", "688256", "Cambrcon")
+    ]
+    assert {first_line(c) for c in cards} == {"<b>寒武纪 · Cambricon</b>"}
+    card = cards[0][0].text
+    assert "688256" in card and "ai-chips" in card and "近7天 6 条" in card
+    assert "芯智观察" in card and "<a href=" in card
+
+
+async def test_ambiguous_company_offers_buttons_and_unknown_suggests(ctx: AppContext) -> None:
+    talk = Conversation(ctx)
+    [ambiguous] = await talk.handle(USER, "/company 华")
+    datas = [b.data for row in ambiguous.buttons for b in row]
+    assert "company:huawei:0" in datas and "company:hua-hong:0" in datas
+    [card] = await talk.callback(USER, "company:huawei:0")
+    assert card.text.startswith("<b>华为 · Huawei</b>")
+    [unknown] = await talk.handle(USER, "/company qwertyuiop")
+    assert "/companies" in unknown.text
+
+
+async def test_more_button_pages_through_stories(ctx: AppContext) -> None:
+    talk = Conversation(ctx)
+    [card] = await talk.handle(USER, "/company 华为")
+    [[more]] = card.buttons
+    [page_two] = await talk.callback(USER, more.data)
+    assert page_two.edit and page_two.text.count("•") >= 1
+    assert set(page_two.text.split("\n")[4:]).isdisjoint(card.text.split("\n")[4:])
+
+
+async def test_search_uses_the_full_text_index_in_both_scripts(ctx: AppContext) -> None:
+    talk = Conversation(ctx)
+    [found] = await talk.handle(USER, "/search 昇腾 超节点")
+    assert found.text.count("•") == 3  # two simplified reports and the traditional forum post
+    [traditional] = await talk.handle(USER, "/search 昇騰")
+    assert "超节点" in traditional.text or "超節點" in traditional.text
+    [english] = await talk.handle(USER, "/search export controls")
+    assert "H20" in english.text
+    [nothing] = await talk.handle(USER, "/search 火星基地")
+    assert "没有找到" in nothing.text
+
+
+async def test_subscribe_settings_and_language(ctx: AppContext) -> None:
+    talk = Conversation(ctx)
+    [hello] = await talk.handle(USER, "/start")
+    assert "/subscribe" in hello.text
+    [done] = await talk.handle(USER, "/subscribe morning weekly")
+    assert "morning, weekly" in done.text
+    [bad] = await talk.handle(USER, "/subscribe hourly")
+    assert "unknown edition 'hourly'" in bad.text
+    [english] = await talk.handle(USER, "/settings lang en")
+    assert "Language: en" in english.text and "Editions: morning, weekly" in english.text
+    [tz] = await talk.handle(USER, "/settings tz Mars/Base")
+    assert "unknown time zone" in tz.text
+    [gone] = await talk.handle(USER, "/unsubscribe")
+    assert gone.text == "Unsubscribed."
+    assert [c.chat_id for c in ctx.db.chats.subscribers("morning")] == []
+
+
+async def test_follow_following_unfollow(ctx: AppContext) -> None:
+    talk = Conversation(ctx)
+    await talk.handle(USER, "/follow 摩尔线程")
+    await talk.handle(USER, "/follow Hygon")
+    [listed] = await talk.handle(USER, "/following")
+    assert "摩尔线程" in listed.text and "海光信息" in listed.text
+    await talk.handle(USER, "/unfollow 688041")
+    [listed] = await talk.handle(USER, "/following")
+    assert "海光信息" not in listed.text
+
+
+async def test_admin_commands_are_refused_to_others(ctx: AppContext) -> None:
+    talk = Conversation(ctx, admins=frozenset({ADMIN}))
+    for command in (
+        "/push",
+        "/preview",
+        "/fetch",
+        "/stats",
+        "/addsource https://a.example/f",
+        "/delsource 1",
+    ):
+        [refused] = await talk.handle(USER, command)
+        assert "管理员命令" in refused.text, command
+    [stats] = await talk.handle(ADMIN_CALLER, "/stats")
+    assert "items: 67" in stats.text
+
+
+async def test_only_group_admins_change_group_settings(ctx: AppContext) -> None:
+    talk = Conversation(ctx)
+    member = Caller(chat_id=-100, chat_kind="supergroup", user_id=8, is_chat_admin=False)
+    [refused] = await talk.handle(member, "/subscribe")
+    assert "群管理员" in refused.text
+    [reply] = await talk.handle(member, "/company 寒武纪")  # asking is for everyone
+    assert "Cambricon" in reply.text
+
+
+async def test_unknown_input_gets_help_not_silence(ctx: AppContext) -> None:
+    talk = Conversation(ctx)
+    for text in ("hello", "/nonsense"):
+        [reply] = await talk.handle(USER, text)
+        assert "/company" in reply.text and "/push" not in reply.text
+
+
+async def test_push_previews_then_broadcasts_once_on_approval(ctx: AppContext) -> None:
+    sent: list[tuple[int, int, list[int]]] = []
+
+    async def broadcast(digest_id: int, messages: list[str], chats: list[Chat]) -> BroadcastReport:
+        sent.append((digest_id, len(messages), [c.chat_id for c in chats]))
+        return BroadcastReport(sent=len(chats))
+
+    talk = Conversation(ctx, admins=frozenset({ADMIN}), broadcast=broadcast)
+    await talk.handle(USER, "/subscribe morning")
+    replies = await talk.handle(ADMIN_CALLER, "/push morning")
+    assert "核心要点" in replies[0].text
+    [[approve, cancel]] = replies[-1].buttons
+    assert approve.data.startswith("approve:") and cancel.data.startswith("cancel:")
+    [refused] = await talk.callback(USER, approve.data)
+    assert "管理员" in refused.text and not sent
+    [done] = await talk.callback(ADMIN_CALLER, approve.data)
+    assert "成功 1" in done.text and done.edit
+    [again] = await talk.callback(ADMIN_CALLER, approve.data)
+    assert "已处理" in again.text
+    assert len(sent) == 1 and sent[0][2] == [1001]
+    assert ctx.db.digests.latest("morning") is not None
+
+
+async def test_digest_command_shows_the_latest(ctx: AppContext) -> None:
+    talk = Conversation(ctx)
+    [none] = await talk.handle(USER, "/digest")
+    assert "还没有" in none.text
+    from bot import commands
+
+    commands.compose_digest(ctx, edition="morning", save=True)
+    replies = await talk.handle(USER, "/digest")
+    assert "核心要点" in replies[0].text and len(replies) >= 1
