@@ -18,7 +18,7 @@ ADMIN_CALLER = Caller(chat_id=4242, chat_kind="private", user_id=ADMIN)
 
 
 @pytest.fixture
-async def ctx(tmp_path, clock: FakeClock) -> AppContext:  # type: ignore[no-untyped-def]
+async def ctx(tmp_path, clock: FakeClock) -> AppContext:
     context = AppContext(
         load_settings(), database_url=f"sqlite:///{tmp_path / 'c.db'}", clock=clock
     )
