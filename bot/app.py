@@ -167,7 +167,7 @@ def command_menu(language: str) -> list[BotCommand]:
 
 
 def build_application(
-    ctx: AppContext, *, schedule: bool = True
+    ctx: AppContext, *, schedule: bool = True, limiter: RateLimiter | None = None
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     settings = ctx.settings
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
@@ -181,7 +181,7 @@ def build_application(
         .concurrent_updates(True)
         .build()
     )
-    limiter = RateLimiter()
+    limiter = limiter or RateLimiter()
     runtime = Runtime(
         ctx,
         Broadcaster(ctx.db, application.bot, limiter, clock=ctx.clock),

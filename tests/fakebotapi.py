@@ -81,6 +81,12 @@ class FakeBotAPI:
         self._release = threading.Event()
         self._lock = threading.Lock()
         self._next_message_id = 1
+        self.updates: list[dict[str, Any]] = []
+        self._next_update_id = 1
+        self._updates_ready = threading.Condition()
+        self.chat_admins: set[tuple[int, int]] = set()  # (chat_id, user_id)
+        self.edits: list[dict[str, Any]] = []
+        self.answered_callbacks = 0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -110,6 +116,8 @@ class FakeBotAPI:
 
     def stop(self) -> None:
         self._release.set()
+        with self._updates_ready:
+            self._updates_ready.notify_all()
         self._httpd.shutdown()
         self._httpd.server_close()
 
@@ -127,6 +135,61 @@ class FakeBotAPI:
 
     def texts(self, chat_id: int) -> list[str]:
         return [m["text"] for m in self.messages.get(chat_id, [])]
+
+    # --- updates the tests send "from users" ---------------------------------------------
+
+    def _push(self, update: dict[str, Any]) -> None:
+        with self._updates_ready:
+            update["update_id"] = self._next_update_id
+            self._next_update_id += 1
+            self.updates.append(update)
+            self._updates_ready.notify_all()
+
+    @staticmethod
+    def _chat(chat_id: int, kind: str) -> dict[str, Any]:
+        chat: dict[str, Any] = {"id": chat_id, "type": kind}
+        if kind != "private":
+            chat["title"] = f"group {chat_id}"
+        return chat
+
+    def push_message(
+        self, chat_id: int, user_id: int, text: str, kind: str = "private", language: str = "zh"
+    ) -> None:
+        message: dict[str, Any] = {
+            "message_id": 10_000 + self._next_update_id,
+            "date": int(time.time()),
+            "chat": self._chat(chat_id, kind),
+            "from": {
+                "id": user_id,
+                "is_bot": False,
+                "first_name": f"user{user_id}",
+                "language_code": language,
+            },
+            "text": text,
+        }
+        if text.startswith("/"):
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": len(text.split()[0])}
+            ]
+        self._push({"message": message})
+
+    def push_callback(self, chat_id: int, user_id: int, data: str, message_id: int = 1) -> None:
+        self._push(
+            {
+                "callback_query": {
+                    "id": f"cq{self._next_update_id}",
+                    "chat_instance": "ci",
+                    "data": data,
+                    "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
+                    "message": {
+                        "message_id": message_id,
+                        "date": int(time.time()),
+                        "chat": self._chat(chat_id, "private"),
+                        "text": "…",
+                    },
+                }
+            }
+        )
 
     # --- request handling -----------------------------------------------------------------
 
@@ -216,6 +279,71 @@ class FakeBotAPI:
 
     def _api_deleteWebhook(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return 200, {"ok": True, "result": True}
+
+    def _api_getUpdates(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        offset = int(params.get("offset") or 0)
+        deadline = time.monotonic() + min(float(params.get("timeout") or 0), 2.0)
+        with self._updates_ready:
+            while True:
+                fresh = [u for u in self.updates if u["update_id"] >= offset]
+                remaining = deadline - time.monotonic()
+                if fresh or remaining <= 0:
+                    return 200, {"ok": True, "result": fresh}
+                self._updates_ready.wait(remaining)
+
+    def _api_answerCallbackQuery(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            self.answered_callbacks += 1
+        return 200, {"ok": True, "result": True}
+
+    def _api_editMessageText(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        chat_id = int(params["chat_id"])
+        with self._lock:
+            self.edits.append(
+                {
+                    "chat_id": chat_id,
+                    "message_id": params.get("message_id"),
+                    "text": params.get("text"),
+                }
+            )
+        return 200, {
+            "ok": True,
+            "result": {
+                "message_id": int(params.get("message_id") or 1),
+                "date": int(time.time()),
+                "chat": self._chat(chat_id, "private"),
+                "text": params.get("text"),
+            },
+        }
+
+    def _api_getChatMember(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        chat_id, user_id = int(params["chat_id"]), int(params["user_id"])
+        status = "administrator" if (chat_id, user_id) in self.chat_admins else "member"
+        member: dict[str, Any] = {
+            "status": status,
+            "user": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
+        }
+        if status == "administrator":
+            member.update(
+                {
+                    key: True
+                    for key in (
+                        "can_be_edited",
+                        "is_anonymous",
+                        "can_manage_chat",
+                        "can_delete_messages",
+                        "can_manage_video_chats",
+                        "can_restrict_members",
+                        "can_promote_members",
+                        "can_change_info",
+                        "can_invite_users",
+                        "can_post_stories",
+                        "can_edit_stories",
+                        "can_delete_stories",
+                    )
+                }
+            )
+        return 200, {"ok": True, "result": member}
 
     def _api_sendMessage(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         chat_id = int(params["chat_id"])

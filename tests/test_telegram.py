@@ -1,0 +1,238 @@
+"""End to end: the real python-telegram-bot Application, polling the fake Bot API server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from telegram.ext import Application
+
+from bot.app import (
+    AlreadyRunning,
+    Runtime,
+    acquire_instance_lock,
+    build_application,
+    last_fire_time,
+)
+from bot.config import load_settings
+from bot.context import AppContext
+from bot.delivery import RateLimiter
+from digest.parse import ParsedFeed, RawEntry
+from digest.samples import SAMPLE_FEEDS, BundledFeedTransport
+from tests.fakebotapi import TOKEN, FakeBotAPI, Fault
+
+ADMIN, ALICE, BOB = 42, 501, 502
+Running = tuple[Application[Any, Any, Any, Any, Any, Any], AppContext]
+
+
+@pytest.fixture
+def bot_api() -> Iterator[FakeBotAPI]:
+    server = FakeBotAPI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def running(
+    bot_api: FakeBotAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Running]:
+    monkeypatch.setenv("CHIPDIGEST_TELEGRAM_TOKEN", TOKEN)
+    monkeypatch.setenv("CHIPDIGEST_TELEGRAM_BASE_URL", bot_api.base_url)
+    monkeypatch.setenv("CHIPDIGEST_ADMIN_IDS", str(ADMIN))
+    ctx = AppContext(load_settings(), database_url=f"sqlite:///{tmp_path / 'bot.db'}")
+    ctx.prepare()
+    sources = [ctx.db.sources.add(f.url, ctx.clock(), f.title)[0] for f in SAMPLE_FEEDS]
+    await ctx.pipeline(BundledFeedTransport()).run(sources)
+    limiter = RateLimiter(overall=500, chat_interval=0.01, group_per_minute=6000)
+    application = build_application(ctx, schedule=False, limiter=limiter)
+    async with application:
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(poll_interval=0.0, timeout=1)
+        yield application, ctx
+        await application.updater.stop()
+        await application.stop()
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("timed out waiting for the bot")
+        await asyncio.sleep(0.02)
+
+
+def runtime(application: Application[Any, Any, Any, Any, Any, Any]) -> Runtime:
+    return application.bot_data["runtime"]
+
+
+async def test_start_subscribe_and_the_scheduled_digest_arrives(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    application, _ = running
+    bot_api.push_message(ALICE, ALICE, "/start")
+    await until(lambda: len(bot_api.texts(ALICE)) == 1)
+    assert "/subscribe" in bot_api.texts(ALICE)[0]
+    bot_api.push_message(ALICE, ALICE, "/subscribe morning")
+    await until(lambda: len(bot_api.texts(ALICE)) == 2)
+    assert "morning" in bot_api.texts(ALICE)[1]
+
+    report = await runtime(application).run_edition("morning")  # the 08:30 job
+
+    assert report.sent == 1
+    digest_messages = bot_api.texts(ALICE)[2:]
+    assert digest_messages and "核心要点" in digest_messages[0]
+    assert all(m["parse_mode"] == "HTML" for m in bot_api.messages[ALICE][2:])
+
+
+async def test_company_by_chinese_name_and_ticker_gives_the_same_card(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    bot_api.push_message(ALICE, ALICE, "/company 寒武纪")
+    await until(lambda: len(bot_api.texts(ALICE)) == 1)
+    bot_api.push_message(ALICE, ALICE, "/company 688256")
+    await until(lambda: len(bot_api.texts(ALICE)) == 2)
+    first, second = bot_api.texts(ALICE)
+    assert first == second and first.startswith("<b>寒武纪 · Cambricon</b>")
+
+
+async def test_more_button_edits_the_card(running: Running, bot_api: FakeBotAPI) -> None:
+    bot_api.push_message(ALICE, ALICE, "/company 华为")
+    await until(lambda: len(bot_api.texts(ALICE)) == 1)
+    markup = bot_api.messages[ALICE][0]["reply_markup"]
+    data = markup["inline_keyboard"][0][0]["callback_data"]
+    bot_api.push_callback(ALICE, ALICE, data)
+    await until(lambda: len(bot_api.edits) == 1)
+    assert bot_api.answered_callbacks == 1 and "•" in bot_api.edits[0]["text"]
+
+
+async def test_follow_then_a_new_item_gives_one_alert(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    application, ctx = running
+    bot_api.push_message(BOB, BOB, "/follow 摩尔线程")
+    await until(lambda: len(bot_api.texts(BOB)) == 1)
+    source, _ = ctx.db.sources.add("https://new.example/feed", ctx.clock(), "新来源")
+    entries = [
+        RawEntry(
+            None,
+            f"https://new.example/{n}",
+            title,
+            "摩尔线程发布新一代GPU，面向AI训练。",
+            datetime.now(UTC),
+        )
+        for n, title in enumerate(["摩尔线程发布新一代训练GPU", "摩尔线程夸娥集群扩容至万卡"])
+    ]
+    ctx.pipeline().ingest_parsed(source, ParsedFeed("新来源", None, entries, "utf-8", None))
+
+    sent = await __import__("bot.alerts", fromlist=["send_alerts"]).send_alerts(
+        ctx, runtime(application).sender, per_hour=4
+    )
+    again = await __import__("bot.alerts", fromlist=["send_alerts"]).send_alerts(
+        ctx, runtime(application).sender, per_hour=4
+    )
+
+    assert (sent, again) == (1, 0)
+    alert = bot_api.texts(BOB)[1]
+    assert "摩尔线程发布新一代训练GPU" in alert and "万卡" in alert
+
+
+async def test_a_non_admin_push_is_refused(running: Running, bot_api: FakeBotAPI) -> None:
+    bot_api.push_message(BOB, BOB, "/push")
+    await until(lambda: len(bot_api.texts(BOB)) == 1)
+    assert "管理员命令" in bot_api.texts(BOB)[0]
+
+
+async def test_admin_push_preview_approve_reaches_every_subscriber_once(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    for user in (ALICE, BOB):
+        bot_api.push_message(user, user, "/subscribe morning")
+    await until(lambda: all(bot_api.texts(u) for u in (ALICE, BOB)))
+    bot_api.push_message(ADMIN, ADMIN, "/push morning")
+    await until(lambda: any(m["reply_markup"] for m in bot_api.messages.get(ADMIN, [])))
+    question = next(m for m in bot_api.messages[ADMIN] if m["reply_markup"])
+    approve = question["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    assert "核心要点" in bot_api.texts(ADMIN)[0] and not bot_api.texts(ALICE)[1:]
+
+    bot_api.push_callback(ADMIN, ADMIN, approve)
+    bot_api.push_callback(ADMIN, ADMIN, approve)  # a double tap
+    await until(lambda: len(bot_api.edits) == 2)
+
+    for user in (ALICE, BOB):
+        digest = bot_api.texts(user)[1:]
+        assert digest and "核心要点" in digest[0]
+        assert len(digest) == len(set(digest))  # nobody gets it twice
+    outcomes = sorted(e["text"] for e in bot_api.edits)
+    assert "成功 2" in outcomes[0] and "已处理" in outcomes[1]  # one broadcast, one refusal
+
+
+async def test_group_members_cannot_change_settings_but_admins_can(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    group = -100777
+    bot_api.push_message(group, BOB, "/subscribe", kind="supergroup")
+    await until(lambda: len(bot_api.texts(group)) == 1)
+    assert "群管理员" in bot_api.texts(group)[0]
+    bot_api.chat_admins.add((group, ALICE))
+    bot_api.push_message(group, ALICE, "/subscribe", kind="supergroup")
+    await until(lambda: len(bot_api.texts(group)) == 2)
+    assert "已订阅" in bot_api.texts(group)[1]
+
+
+async def test_command_menu_in_both_languages_and_a_failure_is_not_fatal(
+    running,
+    bot_api: FakeBotAPI,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    application, _ = running
+    bot_api.faults.append(Fault("setMyCommands", 500, "Internal Server Error"))
+    with caplog.at_level(logging.WARNING):
+        await application.post_init(application)
+    assert "en" in bot_api.commands and "zh" not in bot_api.commands
+    assert "could not set the zh command menu" in caplog.text
+    names = {c["command"] for c in bot_api.commands["en"]}
+    assert {"company", "subscribe", "push", "search"} <= names
+
+
+def test_a_second_instance_refuses_to_start(tmp_path: Path) -> None:
+    lock = acquire_instance_lock(tmp_path / "chipdigest.lock")
+    with pytest.raises(AlreadyRunning, match="another chipdigest run"):
+        acquire_instance_lock(tmp_path / "chipdigest.lock")
+    lock.close()
+    acquire_instance_lock(tmp_path / "chipdigest.lock").close()
+
+
+def test_last_fire_time_in_the_configured_zone() -> None:
+    zone = ZoneInfo("Asia/Shanghai")
+    now = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
+    fired = last_fire_time("30 8 * * *", zone, now)
+    assert fired == datetime(2026, 11, 23, 8, 30, tzinfo=zone)
+
+
+async def test_a_missed_edition_is_caught_up_once_not_twice(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    application, ctx = running
+    bot_api.push_message(ALICE, ALICE, "/subscribe morning")
+    await until(lambda: len(bot_api.texts(ALICE)) == 1)
+    ctx.db.digests.save(
+        edition="morning",
+        created_at=datetime.now(UTC) - timedelta(days=2),
+        after_item_id=0,
+        last_item_id=0,
+        since=None,
+        language="zh",
+        structure="{}",
+        item_ids=(),
+    )  # the last run, before the bot went down
+    await runtime(application).catch_up()
+    got = len(bot_api.texts(ALICE))
+    await runtime(application).catch_up()
+    assert got > 1 and len(bot_api.texts(ALICE)) == got
