@@ -205,6 +205,9 @@ class FakeBotAPI:
         params = self._params(request.headers.get("Content-Type", ""), body)
         with self._lock:
             self.calls[method] += 1
+        if method == "stats":  # not Bot API: what each chat received, for benchmarks
+            counts = {str(k): len(v) for k, v in self.messages.items()}
+            return self._reply(request, 200, {"ok": True, "result": counts})
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             return self._reply(
@@ -394,3 +397,12 @@ class FakeBotAPI:
                 "text": text,
             },
         }
+
+
+if __name__ == "__main__":  # a stand-alone server for benchmarks: prints its port, serves on
+    import sys
+
+    api = FakeBotAPI().start()
+    print(api.port, flush=True)
+    sys.stdin.read()  # until the parent closes our stdin
+    api.stop()
