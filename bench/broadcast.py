@@ -34,7 +34,14 @@ MESSAGES = [
 ]
 
 
-async def run(chats: int, rate: float, base_url: str, folder: str) -> dict[str, float]:
+async def run(
+    chats: int,
+    rate: float,
+    base_url: str,
+    folder: str,
+    args_connections: int = 16,
+    concurrency: int = 32,
+) -> dict[str, float]:
     db = Database(f"sqlite:///{folder}/broadcast.db")
     db.upgrade()
     now = datetime.now(UTC)
@@ -52,9 +59,9 @@ async def run(chats: int, rate: float, base_url: str, folder: str) -> dict[str, 
         item_ids=(),
     )
     subscribers = db.chats.subscribers("morning")
-    async with make_bot(TOKEN, base_url, connections=128) as bot:
+    async with make_bot(TOKEN, base_url, connections=args_connections) as bot:
         limiter = RateLimiter(overall=rate, chat_interval=1.0)
-        broadcaster = Broadcaster(db, bot, limiter, concurrency=128)
+        broadcaster = Broadcaster(db, bot, limiter, concurrency=concurrency)
         started = time.perf_counter()
         report = await broadcaster.broadcast(digest, MESSAGES, subscribers)
         elapsed = time.perf_counter() - started

@@ -210,6 +210,13 @@ class Sender:
                 log.info("retrying chat %s after %s", chat.chat_id, exc)
 
 
+@dataclass
+class _Progress:
+    delivery: Delivery
+    chat: Chat
+    done: bool = False  # failed or blocked: no further parts
+
+
 class Broadcaster:
     def __init__(
         self,
@@ -239,35 +246,47 @@ class Broadcaster:
             self.db.deliveries.enqueue(digest_id, chats, self._clock())
         report = BroadcastReport()
         slots = asyncio.Semaphore(self.concurrency)
+        # Round by round: every chat gets message 1, then every chat message 2, ... so a
+        # sender never sits idle on one chat's one-second spacing while others could go.
+        active = {d.id: _Progress(d, d.chat) for d in self.db.deliveries.pending(digest_id)}
+        for part in range(len(messages)):
 
-        async def one(delivery: Delivery) -> None:
-            async with slots:
-                await self._deliver(delivery, messages, report)
+            async def one(progress: _Progress, part: int = part) -> None:
+                async with slots:
+                    await self._deliver_part(progress, part, messages[part], report)
 
-        await asyncio.gather(*(one(d) for d in self.db.deliveries.pending(digest_id)))
+            await asyncio.gather(
+                *(one(p) for p in active.values() if p.delivery.parts_sent <= part and not p.done)
+            )
+        for progress in active.values():
+            if not progress.done:
+                self.db.deliveries.update(progress.delivery.id, self._clock(), status="sent")
+                report.sent += 1
         return report
 
-    async def _deliver(
-        self, delivery: Delivery, messages: Sequence[str], report: BroadcastReport
+    async def _deliver_part(
+        self, progress: _Progress, part: int, message: str, report: BroadcastReport
     ) -> None:
-        chat = delivery.chat
+        delivery = progress.delivery
         try:
-            for part in range(delivery.parts_sent, len(messages)):
-                chat = await self.sender.send(chat, messages[part], report)
-                self.db.deliveries.update(delivery.id, self._clock(), parts_sent=part + 1)
-                report.messages += 1
+            progress.chat = await self.sender.send(progress.chat, message, report)
         except Blocked as exc:
+            progress.done = True
             self.db.deliveries.update(delivery.id, self._clock(), status="blocked", error=str(exc))
             report.blocked += 1
-            log.info("chat %s blocked the bot or is gone: %s", chat.chat_id, exc)
+            log.info("chat %s blocked the bot or is gone: %s", progress.chat.chat_id, exc)
             return
         except TelegramError as exc:
+            progress.done = True
             self.db.deliveries.update(delivery.id, self._clock(), status="failed", error=str(exc))
             report.failed += 1
-            report.errors.append(f"{chat.chat_id}: {exc}")
+            report.errors.append(f"{progress.chat.chat_id}: {exc}")
             log.warning(
-                "delivery of digest %s to chat %s failed: %s", delivery.digest_id, chat.chat_id, exc
+                "delivery of digest %s to chat %s failed: %s",
+                delivery.digest_id,
+                progress.chat.chat_id,
+                exc,
             )
             return
-        self.db.deliveries.update(delivery.id, self._clock(), status="sent")
-        report.sent += 1
+        self.db.deliveries.update(delivery.id, self._clock(), parts_sent=part + 1)
+        report.messages += 1
