@@ -322,9 +322,7 @@ class Conversation:
         ids = [i.id for s in stories for i in s.items]
         if not ids:
             return []
-        window = self.ctx.db.items.window(
-            after_id=min(ids) - 1, last_id=max(ids), relevant_only=False
-        )
+        window = self.ctx.db.items.by_ids(ids)
         full = {i.id: i for i in window}
         with_tokens = [
             StoryInput(s.story_id, tuple(full.get(i.id, i) for i in s.items)) for s in stories

@@ -229,6 +229,16 @@ class ItemRepository:
         with self._db.session() as session:
             return self._to_items(session, list(session.scalars(query)), with_tokens=True)
 
+    def by_ids(self, ids: Sequence[int]) -> list[Item]:
+        """These items, with their tokens, in id order."""
+        with self._db.session() as session:
+            rows = list(
+                session.scalars(
+                    select(ItemRow).where(ItemRow.id.in_(list(ids))).order_by(ItemRow.id)
+                )
+            )
+            return self._to_items(session, rows, with_tokens=True)
+
     def max_id(self) -> int:
         with self._db.session() as session:
             return session.scalar(select(func.max(ItemRow.id))) or 0

@@ -1,0 +1,122 @@
+"""/company reply latency with a large database.
+
+    python bench/company.py --items 1000000 --queries 200
+
+Fills a fresh SQLite file with N items spread over the tracked companies (bulk inserts through
+the real schema, full-text index triggers included), then times the command layer answering
+``/company`` for names, tickers and near-misses: p50 and p95 in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import insert
+
+from bot.config import load_settings
+from bot.context import AppContext
+from bot.conversation import Caller, Conversation
+from storage.tables import Base
+
+QUERIES = [
+    "寒武纪",
+    "Cambricon",
+    "688256",
+    "Cambrcon",
+    "摩尔线程",
+    "华为",
+    "0981.HK",
+    "海光信息",
+    "Moore Threads",
+    "英伟达",
+]
+
+
+def fill(ctx: AppContext, total: int, batch: int = 20_000) -> float:
+    started = time.perf_counter()
+    rng = random.Random(5)
+    companies = [c.id for c in ctx.companies]
+    items, stories, tags = (Base.metadata.tables[t] for t in ("items", "stories", "item_companies"))
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    with ctx.db.engine.begin() as conn:
+        conn.execute(insert(stories), [{"id": 1, "first_seen_at": now, "last_seen_at": now}])
+    for start in range(1, total + 1, batch):
+        ids = range(start, min(start + batch, total + 1))
+        rows, pairs = [], []
+        for i in ids:
+            company = companies[i % len(companies)]
+            when = now - timedelta(minutes=rng.randrange(60 * 24 * 365))
+            rows.append(
+                {
+                    "id": i,
+                    "source_id": None,
+                    "story_id": 1,
+                    "outlet": f"Outlet {i % 50}",
+                    "guid": None,
+                    "guid_key": f"g{i:039d}",
+                    "link": f"https://x.example/{i}",
+                    "link_key": f"l{i:039d}",
+                    "content_key": f"c{i:039d}",
+                    "title": f"{company} 新闻 {i}",
+                    "summary": f"{company} 的第 {i} 条消息。",
+                    "published_at": when,
+                    "fetched_at": when,
+                    "language": "zh",
+                    "relevance": 5.0,
+                    "relevant": True,
+                    "tokens": f"{company} 新闻\n{company} 消息",
+                    "signature": b"",
+                    "title_companies": company,
+                }
+            )
+            pairs.append({"item_id": i, "company_id": company})
+        with ctx.db.engine.begin() as conn:
+            conn.execute(insert(items), rows)
+            conn.execute(insert(tags), pairs)
+    return time.perf_counter() - started
+
+
+async def time_queries(ctx: AppContext, queries: int) -> list[float]:
+    talk = Conversation(ctx)
+    caller = Caller(1, "private", 1)
+    await talk.handle(caller, "/company 寒武纪")  # warm-up
+    seconds = []
+    for n in range(queries):
+        started = time.perf_counter()
+        replies = await talk.handle(caller, f"/company {QUERIES[n % len(QUERIES)]}")
+        seconds.append(time.perf_counter() - started)
+        assert replies and "<b>" in replies[0].text
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        ctx = AppContext(load_settings(), database_url=f"sqlite:///{folder}/company.db")
+        ctx.prepare()
+        filled = fill(ctx, args.items)
+        latencies = sorted(asyncio.run(time_queries(ctx, args.queries)))
+        ctx.close()
+    p50 = statistics.median(latencies) * 1000
+    p95 = latencies[int(len(latencies) * 0.95) - 1] * 1000
+    print(
+        f"{args.items} items (filled in {filled:.0f} s); /company over {args.queries} queries: "
+        f"p50 {p50:.1f} ms, p95 {p95:.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
