@@ -216,3 +216,17 @@ def test_digest_argument_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 1 and "--save needs an edition" in err
     code, _, err = run(capsys, "digest", "--latest")
     assert code == 1 and "no digest has been saved yet" in err
+
+
+def test_ask_answers_like_the_bot(capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "demo")
+    code, by_ticker, _ = run(capsys, "--database", DEMO_DB, "ask", "/company 688256")
+    _, by_name, _ = run(capsys, "--database", DEMO_DB, "ask", "/company", "寒武纪")
+    assert code == 0 and by_ticker == by_name and by_name.startswith("寒武纪 · Cambricon")
+    assert "<b>" not in by_name  # terminal text, not HTML
+
+
+def test_run_without_a_token_says_how_to_get_one(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "run")
+    assert code == 2 and out == ""
+    assert "@BotFather" in err and "chipdigest console" in err

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from telegram.ext import Application
 
+from bot.alerts import pending_alerts, send_alerts
 from bot.app import (
     AlreadyRunning,
     Runtime,
@@ -131,12 +132,8 @@ async def test_follow_then_a_new_item_gives_one_alert(
     ]
     ctx.pipeline().ingest_parsed(source, ParsedFeed("新来源", None, entries, "utf-8", None))
 
-    sent = await __import__("bot.alerts", fromlist=["send_alerts"]).send_alerts(
-        ctx, runtime(application).sender, per_hour=4
-    )
-    again = await __import__("bot.alerts", fromlist=["send_alerts"]).send_alerts(
-        ctx, runtime(application).sender, per_hour=4
-    )
+    sent = await send_alerts(ctx, runtime(application).sender, per_hour=4)
+    again = await send_alerts(ctx, runtime(application).sender, per_hour=4)
 
     assert (sent, again) == (1, 0)
     alert = bot_api.texts(BOB)[1]
@@ -236,3 +233,38 @@ async def test_a_missed_edition_is_caught_up_once_not_twice(
     got = len(bot_api.texts(ALICE))
     await runtime(application).catch_up()
     assert got > 1 and len(bot_api.texts(ALICE)) == got
+
+
+async def test_alerts_are_capped_per_hour_and_nothing_is_dropped(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    application, ctx = running
+    bot_api.push_message(BOB, BOB, "/follow 沐曦")
+    await until(lambda: len(bot_api.texts(BOB)) == 1)
+    source, _ = ctx.db.sources.add("https://cap.example/feed", ctx.clock(), "来源")
+
+    def new_item(n: int, title: str) -> None:
+        entry = RawEntry(
+            None, f"https://cap.example/{n}", title, f"{title}，面向AI训练。", datetime.now(UTC)
+        )
+        ctx.pipeline().ingest_parsed(source, ParsedFeed("来源", None, [entry], "utf-8", None))
+
+    new_item(1, "沐曦发布曦云C700训练GPU")
+    assert await send_alerts(ctx, runtime(application).sender, per_hour=1) == 1
+    new_item(2, "沐曦科创板上市首日大涨")
+    assert await send_alerts(ctx, runtime(application).sender, per_hour=1) == 0  # capped
+    assert len(bot_api.texts(BOB)) == 2
+    [waiting] = pending_alerts(ctx)
+    assert [i.title for i in waiting.items["metax"]] == ["沐曦科创板上市首日大涨"]
+
+
+def test_scheduler_runs_fetch_and_each_edition_in_the_configured_zone(running: Running) -> None:
+    application, _ = running
+    scheduler = runtime(application).schedule()
+    ids = {job.id for job in scheduler.get_jobs()}
+    assert ids == {"fetch", "edition:morning", "edition:evening", "edition:weekly"}
+    morning = scheduler.get_job("edition:morning").trigger
+    after = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
+    assert morning.get_next_fire_time(None, after) == datetime(
+        2026, 11, 23, 8, 30, tzinfo=ZoneInfo("Asia/Shanghai")
+    )
