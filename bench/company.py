@@ -79,7 +79,7 @@ def fill(ctx: AppContext, total: int, batch: int = 20_000) -> float:
                     "title_companies": company,
                 }
             )
-            pairs.append({"item_id": i, "company_id": company})
+            pairs.append({"item_id": i, "company_id": company, "published_at": when})
         with ctx.db.engine.begin() as conn:
             conn.execute(insert(items), rows)
             conn.execute(insert(tags), pairs)

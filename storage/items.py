@@ -123,7 +123,10 @@ class ItemRepository:
         if item.story_id is not None:
             conn.execute(sql.touch_story, {"story_id": story_id, "seen": item.fetched_at})
         if item.companies:
-            rows = [{"item_id": item_id, "company_id": c} for c in item.companies]
+            rows = [
+                {"item_id": item_id, "company_id": c, "published_at": item.published_at}
+                for c in item.companies
+            ]
             conn.execute(sql.tag_item, rows)
         return StoredItemRef(item_id=item_id, story_id=story_id)
 
@@ -153,8 +156,11 @@ class ItemRepository:
         """Stored items, newest first."""
         query = select(ItemRow).order_by(ItemRow.published_at.desc(), ItemRow.id.desc())
         if company:
-            query = query.join(ItemCompanyRow, ItemCompanyRow.item_id == ItemRow.id).where(
-                ItemCompanyRow.company_id == company
+            query = (
+                select(ItemRow)
+                .join(ItemCompanyRow, ItemCompanyRow.item_id == ItemRow.id)
+                .where(ItemCompanyRow.company_id == company)
+                .order_by(ItemCompanyRow.published_at.desc(), ItemRow.id.desc())
             )
         if since is not None:
             query = query.where(ItemRow.published_at >= since)
@@ -205,10 +211,8 @@ class ItemRepository:
         return [items[i] for i in ids if i in items]
 
     def company_count(self, company: str, since: datetime) -> int:
-        query = (
-            select(func.count(ItemRow.id))
-            .join(ItemCompanyRow, ItemCompanyRow.item_id == ItemRow.id)
-            .where(ItemCompanyRow.company_id == company, ItemRow.published_at >= since)
+        query = select(func.count()).where(
+            ItemCompanyRow.company_id == company, ItemCompanyRow.published_at >= since
         )
         with self._db.session() as session:
             return session.scalar(query) or 0

@@ -200,9 +200,15 @@ class AlertRow(Base):
 
 class ItemCompanyRow(Base):
     __tablename__ = "item_companies"
-    __table_args__ = (Index("ix_item_companies_company", "company_id", "item_id"),)
+    __table_args__ = (
+        Index("ix_item_companies_company", "company_id", "item_id"),
+        Index("ix_item_companies_company_published", "company_id", "published_at"),
+    )
 
     item_id: Mapped[int] = mapped_column(
         ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
     )
     company_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # the item's date, copied here so a company's latest items and its 7/30-day counts are
+    # read from one index instead of a lookup per item
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
