@@ -31,6 +31,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -218,24 +219,21 @@ class _Progress:
 
 
 class Broadcaster:
+    """One digest to many chats; ``sender_options`` go to its :class:`Sender`."""
+
     def __init__(
         self,
         db: Database,
         bot: Bot,
         limiter: RateLimiter | None = None,
         *,
-        max_attempts: int = 5,
         concurrency: int = 64,
-        backoff: float = 0.5,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        **sender_options: Any,
     ) -> None:
         self.db = db
-        self.sender = Sender(
-            db, bot, limiter, max_attempts=max_attempts, backoff=backoff, clock=clock, sleep=sleep
-        )
+        self.sender = Sender(db, bot, limiter, **sender_options)
         self.concurrency = concurrency
-        self._clock = clock
+        self._clock = self.sender.clock
 
     async def broadcast(
         self, digest_id: int, messages: Sequence[str], chats: Sequence[Chat] | None = None

@@ -17,6 +17,7 @@ from digest.enrich import Enricher, load_domain_terms
 from digest.fetch import FetchOptions
 from digest.pipeline import IngestOptions, IngestPipeline
 from storage import Database
+from tests.fakebotapi import FakeBotAPI
 from tests.feedserver import FeedServer
 
 _real_connect = socket.socket.connect
@@ -63,6 +64,14 @@ def clock() -> FakeClock:
 @pytest.fixture
 def feed_server() -> Iterator[FeedServer]:
     server = FeedServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bot_api() -> Iterator[FakeBotAPI]:
+    """The fake Telegram Bot API server, on 127.0.0.1."""
+    server = FakeBotAPI().start()
     yield server
     server.stop()
 

@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,13 +23,6 @@ MESSAGES = [
     "<b>核心要点</b>\n• 寒武纪 &amp; 海光 [1]",
     '[1] <a href="https://a.example/1">t</a> — o',
 ]
-
-
-@pytest.fixture
-def bot_api() -> Iterator[FakeBotAPI]:
-    server = FakeBotAPI().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,13 +30,6 @@ from tests.fakebotapi import TOKEN, FakeBotAPI, Fault
 
 ADMIN, ALICE, BOB = 42, 501, 502
 Running = tuple[Application[Any, Any, Any, Any, Any, Any], AppContext]
-
-
-@pytest.fixture
-def bot_api() -> Iterator[FakeBotAPI]:
-    server = FakeBotAPI().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
