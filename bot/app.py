@@ -29,9 +29,8 @@ from bot import commands
 from bot.alerts import send_alerts
 from bot.context import AppContext
 from bot.conversation import HELP, Conversation
-from bot.delivery import TELEGRAM_API, Broadcaster, BroadcastReport, RateLimiter, Sender
+from bot.delivery import TELEGRAM_API, Broadcaster, BroadcastReport, Messages, RateLimiter, Sender
 from bot.handlers import on_button, on_error, on_text
-from digest.render import render_telegram
 from storage.types import Chat
 
 log = logging.getLogger(__name__)
@@ -97,14 +96,15 @@ class Runtime:
         result = commands.compose_digest(self.ctx, edition=edition, save=True)
         assert result.saved_id is not None
         chats = self.ctx.db.chats.subscribers(edition)
-        report = await self.broadcast(result.saved_id, render_telegram(result.digest), chats)
+        messages = commands.messages_for_chats(self.ctx, result.digest)
+        report = await self.broadcast(result.saved_id, messages, chats)
         log.info(
             "edition %s: digest %s to %d chats: %s", edition, result.saved_id, len(chats), report
         )
         return report
 
     async def broadcast(
-        self, digest_id: int, messages: list[str], chats: list[Chat]
+        self, digest_id: int, messages: Messages, chats: list[Chat]
     ) -> BroadcastReport:
         return await self.broadcaster.broadcast(digest_id, messages, chats)
 
@@ -132,7 +132,9 @@ class Runtime:
         digest = commands.digest_by_id(self.ctx, digest_id)
         chats = None if counts else self.ctx.db.chats.subscribers(edition)
         log.info("resuming the delivery of digest %s", digest_id)
-        await self.broadcaster.broadcast(digest_id, render_telegram(digest), chats)
+        await self.broadcaster.broadcast(
+            digest_id, commands.messages_for_chats(self.ctx, digest), chats
+        )
 
     def schedule(self) -> AsyncIOScheduler:
         zone = ZoneInfo(self.ctx.settings.timezone)

@@ -21,8 +21,9 @@ from digest.companies import Company
 from digest.errors import ConfigError
 from digest.model import Digest
 from digest.pipeline import SourceOutcome
+from digest.render import render_telegram
 from digest.sources import SourceSpec, read_opml, write_opml
-from storage.types import Item, Source
+from storage.types import Chat, Item, Source
 
 
 class CommandError(Exception):
@@ -172,6 +173,19 @@ def save_digest(ctx: AppContext, digest: Digest) -> int:
         structure=json.dumps(digest.to_dict()),
         item_ids=digest.item_ids,
     )
+
+
+def messages_for_chats(ctx: AppContext, digest: Digest) -> Callable[[Chat], list[str]]:
+    """Each chat's Telegram messages of ``digest``, headings in the chat's language."""
+    rendered: dict[str, list[str]] = {}
+
+    def messages(chat: Chat) -> list[str]:
+        language = chat.language if chat.language in ("zh", "en") else digest.language
+        if language not in rendered:
+            rendered[language] = render_telegram(ctx.composer.in_language(digest, language))
+        return rendered[language]
+
+    return messages
 
 
 def digest_by_id(ctx: AppContext, digest_id: int) -> Digest:

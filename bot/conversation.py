@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot import commands
 from bot.commands import CommandError
 from bot.context import AppContext
-from bot.delivery import BroadcastReport, plain_text
+from bot.delivery import BroadcastReport, Messages, plain_text
 from digest.companies import Company
 from digest.keypoints import StoryInput
 from digest.model import Digest
@@ -74,7 +74,7 @@ class Caller:
     language: str = "zh"
 
 
-BroadcastFn = Callable[[int, list[str], list[Chat]], Awaitable[BroadcastReport]]
+BroadcastFn = Callable[[int, Messages, list[Chat]], Awaitable[BroadcastReport]]
 
 
 @dataclass
@@ -222,6 +222,7 @@ class Conversation:
             digest = commands.latest_digest(self.ctx, args[0] if args else None)
         except CommandError:
             return [Reply(self._t(caller, "还没有生成过简报。", "No digest has been made yet."))]
+        digest = self.ctx.composer.in_language(digest, self._language(caller))
         return [Reply(m) for m in render_telegram(digest)]
 
     async def _cmd_companies(self, caller: Caller, args: list[str], rest: str) -> list[Reply]:
@@ -494,7 +495,8 @@ class Conversation:
             ]
         digest_id = commands.save_digest(self.ctx, pending.digest)
         chats = self.ctx.db.chats.subscribers(pending.edition)
-        report = await self.broadcast(digest_id, render_telegram(pending.digest), chats)
+        messages = commands.messages_for_chats(self.ctx, pending.digest)
+        report = await self.broadcast(digest_id, messages, chats)
         return [
             Reply(
                 self._t(

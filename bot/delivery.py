@@ -211,10 +211,14 @@ class Sender:
                 log.info("retrying chat %s after %s", chat.chat_id, exc)
 
 
+Messages = Sequence[str] | Callable[[Chat], Sequence[str]]
+
+
 @dataclass
 class _Progress:
     delivery: Delivery
     chat: Chat
+    messages: Sequence[str]
     done: bool = False  # failed or blocked: no further parts
 
 
@@ -236,25 +240,34 @@ class Broadcaster:
         self._clock = self.sender.clock
 
     async def broadcast(
-        self, digest_id: int, messages: Sequence[str], chats: Sequence[Chat] | None = None
+        self, digest_id: int, messages: Messages, chats: Sequence[Chat] | None = None
     ) -> BroadcastReport:
-        """Deliver ``messages`` to ``chats`` (queued once) and to every delivery of this
-        digest still pending from an earlier, interrupted run."""
+        """Deliver ``messages`` (or, when it is a function, each chat's own messages, e.g. in
+        its language) to ``chats`` (queued once) and to every delivery of this digest still
+        pending from an earlier, interrupted run."""
         if chats is not None:
             self.db.deliveries.enqueue(digest_id, chats, self._clock())
         report = BroadcastReport()
         slots = asyncio.Semaphore(self.concurrency)
         # Round by round: every chat gets message 1, then every chat message 2, ... so a
         # sender never sits idle on one chat's one-second spacing while others could go.
-        active = {d.id: _Progress(d, d.chat) for d in self.db.deliveries.pending(digest_id)}
-        for part in range(len(messages)):
+        active = {
+            d.id: _Progress(d, d.chat, messages(d.chat) if callable(messages) else messages)
+            for d in self.db.deliveries.pending(digest_id)
+        }
+        rounds = max((len(p.messages) for p in active.values()), default=0)
+        for part in range(rounds):
 
             async def one(progress: _Progress, part: int = part) -> None:
                 async with slots:
-                    await self._deliver_part(progress, part, messages[part], report)
+                    await self._deliver_part(progress, part, progress.messages[part], report)
 
             await asyncio.gather(
-                *(one(p) for p in active.values() if p.delivery.parts_sent <= part and not p.done)
+                *(
+                    one(p)
+                    for p in active.values()
+                    if p.delivery.parts_sent <= part < len(p.messages) and not p.done
+                )
             )
         for progress in active.values():
             if not progress.done:

@@ -9,7 +9,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -137,6 +137,33 @@ class Composer:
         )
         verify_citations(digest)
         return digest
+
+    def in_language(self, digest: Digest, language: str) -> Digest:
+        """The same digest with headings in ``language`` (key points keep their own)."""
+        if digest.language == language:
+            return digest
+        specs = {s.id: s for s in self.template.sections}
+        sections = tuple(
+            replace(s, heading=specs[s.id].heading(language)) if s.id in specs else s
+            for s in digest.sections
+        )
+        names = {c.id: self.companies.get(c.id) for c in digest.companies}
+        companies = tuple(
+            replace(c, name=company.display_name(language)) if (company := names[c.id]) else c
+            for c in digest.companies
+        )
+        return replace(
+            digest,
+            language=language,
+            title=self._title(language, digest.created_at),
+            sections=sections,
+            companies=companies,
+            headings={
+                "companies": self.template.text("companies_heading", language),
+                "sources": self.template.text("sources_heading", language),
+                "empty": self.template.text("empty", language),
+            },
+        )
 
     def _title(self, language: str, created_at: datetime) -> str:
         local = created_at.astimezone(self.timezone)

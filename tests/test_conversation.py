@@ -7,7 +7,7 @@ import pytest
 from bot.config import load_settings
 from bot.context import AppContext
 from bot.conversation import Caller, Conversation, Reply
-from bot.delivery import BroadcastReport
+from bot.delivery import BroadcastReport, Messages
 from digest.samples import SAMPLE_FEEDS, BundledFeedTransport
 from storage.types import Chat
 from tests.conftest import FakeClock
@@ -139,8 +139,9 @@ async def test_unknown_input_gets_help_not_silence(ctx: AppContext) -> None:
 async def test_push_previews_then_broadcasts_once_on_approval(ctx: AppContext) -> None:
     sent: list[tuple[int, int, list[int]]] = []
 
-    async def broadcast(digest_id: int, messages: list[str], chats: list[Chat]) -> BroadcastReport:
-        sent.append((digest_id, len(messages), [c.chat_id for c in chats]))
+    async def broadcast(digest_id: int, messages: Messages, chats: list[Chat]) -> BroadcastReport:
+        assert callable(messages)  # each chat's messages, in its language
+        sent.append((digest_id, len(messages(chats[0])), [c.chat_id for c in chats]))
         return BroadcastReport(sent=len(chats))
 
     talk = Conversation(ctx, admins=frozenset({ADMIN}), broadcast=broadcast)

@@ -261,3 +261,21 @@ def test_scheduler_runs_fetch_and_each_edition_in_the_configured_zone(running: R
     assert morning.get_next_fire_time(None, after) == datetime(
         2026, 11, 23, 8, 30, tzinfo=ZoneInfo("Asia/Shanghai")
     )
+
+
+async def test_each_subscriber_gets_headings_in_its_own_language(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    application, _ = running
+    for user in (ALICE, BOB):
+        bot_api.push_message(user, user, "/subscribe evening")
+    bot_api.push_message(BOB, BOB, "/settings lang en")
+    await until(lambda: len(bot_api.texts(ALICE)) == 1 and len(bot_api.texts(BOB)) == 2)
+
+    report = await runtime(application).run_edition("evening")
+
+    assert report.sent == 2
+    alice, bob = bot_api.texts(ALICE)[1:], bot_api.texts(BOB)[2:]
+    assert "核心要点" in alice[0] and "Core Insights" in bob[0]
+    key_points = [line for line in alice[0].split("\n") if line.startswith("• ")]
+    assert key_points and all(kp in bob[0] for kp in key_points)  # the same key points
