@@ -82,6 +82,7 @@ class Runtime:
     jobs: list[str] = field(default_factory=list)
 
     async def fetch_and_alert(self) -> None:
+        self.ensure_edition_jobs()
         outcomes = await commands.fetch(self.ctx)
         alerts = await send_alerts(self.ctx, self.sender, self.ctx.settings.alerts_per_hour)
         log.info(
@@ -91,17 +92,26 @@ class Runtime:
             alerts,
         )
 
-    async def run_edition(self, edition: str) -> BroadcastReport:
-        """Compose the edition's window, save it, deliver it to its subscribers."""
-        result = commands.compose_digest(self.ctx, edition=edition, save=True)
+    def window_key(self, edition: str, zone: str) -> str:
+        """Each (edition, time zone) has its own window: Berlin's morning digest is not
+        Shanghai's."""
+        return edition if zone == self.ctx.settings.timezone else f"{edition}@{zone}"
+
+    async def run_edition(self, edition: str, zone: str | None = None) -> BroadcastReport:
+        """Compose the window of the edition in ``zone``, save it, deliver it to the
+        edition's subscribers who live in that zone."""
+        zone = zone or self.ctx.settings.timezone
+        key = self.window_key(edition, zone)
+        result = commands.compose_digest(self.ctx, edition=key, save=True)
         assert result.saved_id is not None
-        chats = self.ctx.db.chats.subscribers(edition)
+        chats = self.ctx.db.chats.subscribers(edition, zone)
         messages = commands.messages_for_chats(self.ctx, result.digest)
         report = await self.broadcast(result.saved_id, messages, chats)
-        log.info(
-            "edition %s: digest %s to %d chats: %s", edition, result.saved_id, len(chats), report
-        )
+        log.info("edition %s: digest %s to %d chats: %s", key, result.saved_id, len(chats), report)
         return report
+
+    def _zones(self, edition: str) -> set[str]:
+        return {self.ctx.settings.timezone} | self.ctx.db.chats.timezones(edition)
 
     async def broadcast(
         self, digest_id: int, messages: Messages, chats: list[Chat]
@@ -111,18 +121,20 @@ class Runtime:
     async def catch_up(self) -> None:
         """An edition whose last scheduled time passed while the bot was down runs once now;
         deliveries an interrupted broadcast left pending are finished."""
-        zone = ZoneInfo(self.ctx.settings.timezone)
         now = self.ctx.clock()
         for edition, cron in self.ctx.settings.editions.items():
-            latest = self.ctx.db.digests.latest(edition)
-            if latest is not None:
-                await self.resume(latest.id, edition, latest.created_at)
-            fired = last_fire_time(cron, zone, now)
-            if latest is not None and fired is not None and latest.created_at < fired:
-                log.info("edition %s missed its %s run: running it now", edition, fired)
-                await self.run_edition(edition)
+            for zone in sorted(self._zones(edition)):
+                key = self.window_key(edition, zone)
+                latest = self.ctx.db.digests.latest(key)
+                if latest is None:
+                    continue
+                await self.resume(latest.id, edition, zone, latest.created_at)
+                fired = last_fire_time(cron, ZoneInfo(zone), now)
+                if fired is not None and latest.created_at < fired:
+                    log.info("edition %s missed its %s run: running it now", key, fired)
+                    await self.run_edition(edition, zone)
 
-    async def resume(self, digest_id: int, edition: str, created_at: datetime) -> None:
+    async def resume(self, digest_id: int, edition: str, zone: str, created_at: datetime) -> None:
         """Finish deliveries left pending; a digest saved just before a crash that had no
         time to queue its deliveries gets them now."""
         counts = self.ctx.db.deliveries.counts(digest_id)
@@ -130,7 +142,7 @@ class Runtime:
         if not counts.get("pending") and (counts or not fresh):
             return
         digest = commands.digest_by_id(self.ctx, digest_id)
-        chats = None if counts else self.ctx.db.chats.subscribers(edition)
+        chats = None if counts else self.ctx.db.chats.subscribers(edition, zone)
         log.info("resuming the delivery of digest %s", digest_id)
         await self.broadcaster.broadcast(
             digest_id, commands.messages_for_chats(self.ctx, digest), chats
@@ -148,18 +160,28 @@ class Runtime:
             max_instances=1,
             next_run_time=datetime.now(zone),
         )
-        for edition, cron in self.ctx.settings.editions.items():
-            scheduler.add_job(
-                self.run_edition,
-                CronTrigger.from_crontab(cron, timezone=zone),
-                args=[edition],
-                id=f"edition:{edition}",
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=3600,
-            )
         self.scheduler = scheduler
+        self.ensure_edition_jobs()
         return scheduler
+
+    def ensure_edition_jobs(self) -> None:
+        """A job per (edition, time zone) that has subscribers; a chat that moves to a new
+        zone gets its job at the next fetch cycle."""
+        if self.scheduler is None:
+            return
+        for edition, cron in self.ctx.settings.editions.items():
+            for zone in self._zones(edition):
+                job_id = f"edition:{self.window_key(edition, zone)}"
+                if self.scheduler.get_job(job_id) is None:
+                    self.scheduler.add_job(
+                        self.run_edition,
+                        CronTrigger.from_crontab(cron, timezone=ZoneInfo(zone)),
+                        args=[edition, zone],
+                        id=job_id,
+                        coalesce=True,
+                        max_instances=1,
+                        misfire_grace_time=3600,
+                    )
 
 
 def command_menu(language: str) -> list[BotCommand]:

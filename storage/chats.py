@@ -77,16 +77,29 @@ class ChatRepository:
         with self._db.session() as session:
             session.execute(query)
 
-    def subscribers(self, edition: str) -> list[Chat]:
-        """Active chats subscribed to ``edition``."""
+    def subscribers(self, edition: str, timezone: str | None = None) -> list[Chat]:
+        """Active chats subscribed to ``edition`` (in ``timezone`` when given)."""
         query = (
             select(ChatRow)
             .join(SubscriptionRow, SubscriptionRow.chat_pk == ChatRow.id)
             .where(SubscriptionRow.edition == edition, ChatRow.active.is_(True))
             .order_by(ChatRow.id)
         )
+        if timezone is not None:
+            query = query.where(ChatRow.timezone == timezone)
         with self._db.session() as session:
             return [_to_chat(row) for row in session.scalars(query)]
+
+    def timezones(self, edition: str) -> set[str]:
+        """The time zones of the active chats subscribed to ``edition``."""
+        query = (
+            select(ChatRow.timezone)
+            .join(SubscriptionRow, SubscriptionRow.chat_pk == ChatRow.id)
+            .where(SubscriptionRow.edition == edition, ChatRow.active.is_(True))
+            .distinct()
+        )
+        with self._db.session() as session:
+            return set(session.scalars(query))
 
     def configure(
         self,

@@ -279,3 +279,25 @@ async def test_each_subscriber_gets_headings_in_its_own_language(
     assert "核心要点" in alice[0] and "Core Insights" in bob[0]
     key_points = [line for line in alice[0].split("\n") if line.startswith("• ")]
     assert key_points and all(kp in bob[0] for kp in key_points)  # the same key points
+
+
+async def test_editions_arrive_at_the_subscribers_own_local_time(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    application, _ = running
+    for user in (ALICE, BOB):
+        bot_api.push_message(user, user, "/subscribe morning")
+    bot_api.push_message(BOB, BOB, "/settings tz Europe/Berlin")
+    await until(lambda: len(bot_api.texts(ALICE)) == 1 and len(bot_api.texts(BOB)) == 2)
+    scheduler = runtime(application).schedule()
+    berlin = scheduler.get_job("edition:morning@Europe/Berlin")
+    assert berlin is not None
+    after = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
+    assert berlin.trigger.get_next_fire_time(None, after) == datetime(
+        2026, 11, 23, 8, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+
+    shanghai = await runtime(application).run_edition("morning")
+    berlin_run = await runtime(application).run_edition("morning", "Europe/Berlin")
+
+    assert (shanghai.sent, berlin_run.sent) == (1, 1)
+    assert "核心要点" in bot_api.texts(ALICE)[1] and "核心要点" in bot_api.texts(BOB)[2]
