@@ -146,9 +146,7 @@ class Conversation:
     # --- helpers ------------------------------------------------------------------------------
 
     def _t(self, caller: Caller, zh: str, en: str) -> str:
-        chat = self.ctx.db.chats.get(caller.chat_id)
-        language = chat.language if chat else caller.language
-        return zh if language == "zh" else en
+        return zh if self._language(caller) == "zh" else en
 
     def _language(self, caller: Caller) -> str:
         chat = self.ctx.db.chats.get(caller.chat_id)

@@ -12,7 +12,6 @@ import re
 import tomllib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -208,8 +207,3 @@ class CompanyBase:
             if known.casefold() == folded:
                 return company_id
         return self.companies[folded].id if folded in self.companies else None
-
-
-@cache
-def default_base() -> CompanyBase:
-    return CompanyBase.load()

@@ -94,10 +94,6 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in spans if _WORD.search(text, a, b)]
 
 
-def split_sentences(text: str) -> list[str]:
-    return [text[a:b].strip() for a, b in sentence_spans(text)]
-
-
 class Segmenter:
     """A private jieba tokenizer with the knowledge base's names and domain terms added."""
 

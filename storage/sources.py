@@ -51,11 +51,6 @@ class SourceRepository:
             row = session.get(SourceRow, source_id)
             return None if row is None else _to_source(row)
 
-    def get_by_url(self, url: str) -> Source | None:
-        with self._db.session() as session:
-            row = session.scalar(select(SourceRow).where(SourceRow.url == url))
-            return None if row is None else _to_source(row)
-
     def all(self) -> list[Source]:
         with self._db.session() as session:
             rows = session.scalars(select(SourceRow).order_by(SourceRow.id))

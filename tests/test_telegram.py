@@ -294,7 +294,8 @@ async def test_editions_arrive_at_the_subscribers_own_local_time(
     assert berlin is not None
     after = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
     assert berlin.trigger.get_next_fire_time(None, after) == datetime(
-        2026, 11, 23, 8, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+        2026, 11, 23, 8, 30, tzinfo=ZoneInfo("Europe/Berlin")
+    )
 
     shanghai = await runtime(application).run_edition("morning")
     berlin_run = await runtime(application).run_edition("morning", "Europe/Berlin")
