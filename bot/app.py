@@ -3,13 +3,12 @@ wired together on one event loop (python-telegram-bot's ``Application``)."""
 
 from __future__ import annotations
 
-import fcntl
+import asyncio
+import contextlib
 import logging
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -31,33 +30,12 @@ from bot.context import AppContext
 from bot.conversation import HELP, Conversation
 from bot.delivery import TELEGRAM_API, Broadcaster, BroadcastReport, Messages, RateLimiter, Sender
 from bot.handlers import on_button, on_error, on_text
+from bot.status import StatusServer
+from storage.leader import LeaderLock
 from storage.types import Chat
 
 log = logging.getLogger(__name__)
 RESUME_WINDOW = timedelta(hours=6)
-
-
-class AlreadyRunning(Exception):
-    pass
-
-
-def acquire_instance_lock(path: Path) -> IO[str]:
-    """One running instance per data folder: a second one refuses to start."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = path.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        handle.close()
-        raise AlreadyRunning(
-            f"another chipdigest run already holds {path}: stop it first "
-            "(two instances would both deliver)"
-        ) from exc
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle
 
 
 def last_fire_time(cron: str, zone: ZoneInfo, now: datetime) -> datetime | None:
@@ -184,6 +162,65 @@ class Runtime:
                     )
 
 
+class Leadership:
+    """Runs the leader's work (scheduler, catch-up, resumed broadcasts) while this process
+    holds the leader lock; a standby tries to take it every ``interval`` seconds.
+
+    Only the leader fetches and broadcasts, so several webhook processes can serve users
+    while Telegram's per-bot send rate is spent by one. A leader that dies releases the lock
+    (see :mod:`storage.leader`); the next try of a standby takes over, catches up and
+    finishes the deliveries the dead leader left pending.
+    """
+
+    def __init__(self, runtime: Runtime, lock: LeaderLock, interval: float) -> None:
+        self.runtime = runtime
+        self.lock = lock
+        self.interval = interval
+        self.is_leader = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="leadership")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._step_down()
+        await asyncio.to_thread(self.lock.release)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.check()
+            except Exception:  # one bad round must not end the election
+                log.exception("leadership check failed")
+            await asyncio.sleep(self.interval)
+
+    async def check(self) -> None:
+        if self.is_leader:
+            if not await asyncio.to_thread(self.lock.still_held):
+                log.error("lost the leader lock: stopping the scheduler")
+                self._step_down()
+        elif await asyncio.to_thread(self.lock.try_acquire):
+            log.info("this process is now the leader: it runs the scheduler and broadcasts")
+            self.is_leader = True
+            self.runtime.ctx.metrics.is_leader.set(1)
+            try:
+                await self.runtime.catch_up()
+            finally:
+                if self.is_leader:
+                    self.runtime.schedule().start()
+
+    def _step_down(self) -> None:
+        self.is_leader = False
+        self.runtime.ctx.metrics.is_leader.set(0)
+        scheduler, self.runtime.scheduler = self.runtime.scheduler, None
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
+
+
 def command_menu(language: str) -> list[BotCommand]:
     return [
         BotCommand(name, texts[0] if language == "zh" else texts[1]) for name, texts in HELP.items()
@@ -191,8 +228,14 @@ def command_menu(language: str) -> list[BotCommand]:
 
 
 def build_application(
-    ctx: AppContext, *, schedule: bool = True, limiter: RateLimiter | None = None
+    ctx: AppContext,
+    *,
+    schedule: bool = True,
+    limiter: RateLimiter | None = None,
+    lock: LeaderLock | None = None,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The bot; with ``schedule``, the leader's work runs while this process holds ``lock``
+    (taken here if not given); the status server runs when ``http_port`` is set."""
     settings = ctx.settings
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
     request = HTTPXRequest(connection_pool_size=64, proxy=settings.http_proxy)
@@ -208,11 +251,20 @@ def build_application(
     limiter = limiter or RateLimiter()
     runtime = Runtime(
         ctx,
-        Broadcaster(ctx.db, application.bot, limiter, clock=ctx.clock),
+        Broadcaster(
+            ctx.db,
+            application.bot,
+            limiter,
+            on_report=ctx.metrics.record_broadcast,
+            clock=ctx.clock,
+        ),
         Sender(ctx.db, application.bot, limiter, clock=ctx.clock),
     )
     conversation = Conversation(ctx, frozenset(settings.admin_ids), broadcast=runtime.broadcast)
+    leadership = Leadership(runtime, lock or LeaderLock(ctx.db), settings.leader_check_seconds)
+    status = StatusServer(ctx, lambda: leadership.is_leader)
     application.bot_data["runtime"] = runtime
+    application.bot_data["leadership"] = leadership
     application.bot_data["conversation"] = conversation
     application.add_handler(MessageHandler(filters.TEXT, on_text(conversation)))
     application.add_handler(CallbackQueryHandler(on_button(conversation)))
@@ -226,13 +278,14 @@ def build_application(
                 )
             except TelegramError as exc:
                 log.warning("could not set the %s command menu: %s", language, exc)
+        if settings.http_port:
+            status.start(settings.http_listen, settings.http_port)
         if schedule:
-            await runtime.catch_up()
-            runtime.schedule().start()
+            leadership.start()
 
     async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        if runtime.scheduler is not None and runtime.scheduler.running:
-            runtime.scheduler.shutdown(wait=False)
+        await leadership.stop()
+        await status.stop()
 
     application.post_init = post_init
     application.post_shutdown = post_shutdown

@@ -16,18 +16,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from bot import commands
-from bot.app import AlreadyRunning, acquire_instance_lock, build_application
+from bot.app import build_application
 from bot.commands import CommandError
 from bot.config import Settings, SettingsError, load_settings
 from bot.context import AppContext
 from bot.conversation import Button, Caller, Conversation, Reply
 from bot.delivery import plain_text
+from bot.logs import configure_logging
 from digest.errors import DigestError
 from digest.model import Digest
 from digest.pipeline import SourceOutcome
 from digest.render import RENDERERS, render_telegram, render_text, telegram_length
 from digest.samples import SAMPLE_FEEDS, BundledFeedTransport
 from storage import StorageError
+from storage.leader import LeaderLock
 from storage.types import Item, Source
 
 log = logging.getLogger("chipdigest")
@@ -336,8 +338,10 @@ def cmd_console(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_run(ctx: AppContext, args: argparse.Namespace) -> int:
-    """The bot and its scheduler, until interrupted."""
-    if ctx.settings.telegram_token is None:
+    """The bot and its scheduler, until interrupted: long polling (one process), or webhook
+    mode when CHIPDIGEST_WEBHOOK_URL is set (any number of processes, one leader)."""
+    settings = ctx.settings
+    if settings.telegram_token is None:
         err.print(
             "chipdigest: no bot token. Create a bot with @BotFather in Telegram, then set "
             "CHIPDIGEST_TELEGRAM_TOKEN; until then try `chipdigest console` or `chipdigest demo`.",
@@ -345,16 +349,37 @@ def cmd_run(ctx: AppContext, args: argparse.Namespace) -> int:
         )
         return 2
     ctx.prepare()
+    lock = LeaderLock(ctx.db)
+    updates = ["message", "callback_query"]
     try:
-        lock = acquire_instance_lock(ctx.settings.data_dir / "chipdigest.lock")
-    except AlreadyRunning as exc:
-        err.print(f"chipdigest: {exc}", markup=False)
-        return 3
-    try:
-        ctx.seed_sources()
-        build_application(ctx).run_polling(allowed_updates=["message", "callback_query"])
+        if settings.webhook_url:
+            assert settings.webhook_secret is not None  # the settings insist on it
+            log.info(
+                "webhook mode: serving %s on %s:%d",
+                settings.webhook_url,
+                settings.webhook_listen,
+                settings.webhook_port,
+            )
+            build_application(ctx, lock=lock).run_webhook(
+                listen=settings.webhook_listen,
+                port=settings.webhook_port,
+                url_path=settings.webhook_path,
+                webhook_url=settings.webhook_url,
+                secret_token=settings.webhook_secret.get_secret_value(),
+                allowed_updates=updates,
+            )
+        else:
+            # Two pollers of one bot would take each other's updates: one process only.
+            if not lock.try_acquire():
+                err.print(
+                    "chipdigest: another `chipdigest run` already uses this database: stop it "
+                    "first (two instances would both deliver), or run several in webhook mode.",
+                    markup=False,
+                )
+                return 3
+            build_application(ctx, lock=lock).run_polling(allowed_updates=updates)
     finally:
-        lock.close()
+        lock.release()
     return 0
 
 
@@ -467,13 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         err.print(f"chipdigest: {exc}", markup=False)
         return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("httpx", "httpcore", "alembic"):  # a line per request or migration step
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    configure_logging(settings)
     try:
         ctx = _context(settings, args)
         try:

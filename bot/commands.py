@@ -149,15 +149,16 @@ def compose_digest(
         previous = ctx.db.digests.latest(edition)
         after_id = previous.last_item_id if previous else 0
         items = ctx.db.items.window(after_id=after_id, last_id=last_id)
-    digest = ctx.composer.compose(
-        items,
-        edition=edition,
-        language=language,
-        created_at=now,
-        after_item_id=after_id,
-        last_item_id=last_id,
-        since=start,
-    )
+    with ctx.metrics.compose_seconds.time():
+        digest = ctx.composer.compose(
+            items,
+            edition=edition,
+            language=language,
+            created_at=now,
+            after_item_id=after_id,
+            last_item_id=last_id,
+            since=start,
+        )
     return DigestResult(digest, save_digest(ctx, digest) if save else None)
 
 
@@ -221,7 +222,9 @@ async def fetch(
         sources = [ctx.db.sources.add(check_feed_url(url), now)[0] for url in urls]
     elif sources is None:
         ctx.seed_sources()
-    return await ctx.pipeline(transport).run(sources, on_outcome)
+    outcomes = await ctx.pipeline(transport).run(sources, on_outcome)
+    ctx.metrics.record_fetches(outcomes)
+    return outcomes
 
 
 # --- sources ----------------------------------------------------------------------------

@@ -7,13 +7,15 @@ start-up with one line naming the setting (:func:`load_settings`).
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from digest.fetch import FetchOptions, Networks
@@ -62,6 +64,18 @@ class Settings(BaseSettings):
     story_window_hours: int = Field(default=72, ge=1)
     story_index_capacity: int = Field(default=10_000, ge=100)
     log_level: str = "INFO"
+    log_format: str = Field(default="text", pattern="^(text|json)$")
+    # Webhook mode (instead of long polling) when webhook_url is set: the public HTTPS URL
+    # Telegram posts updates to; the path part is the path this process serves.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    # Health (/healthz) and Prometheus metrics (/metrics); off unless a port is given
+    http_listen: str = "127.0.0.1"
+    http_port: int | None = Field(default=None, ge=1, le=65535)
+    # How often a standby process tries to become the leader (and the leader checks its lock)
+    leader_check_seconds: float = Field(default=10.0, gt=0, le=50)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -135,6 +149,28 @@ class Settings(BaseSettings):
             raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
         return value.upper()
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("Telegram posts only to https:// URLs")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_secret(self) -> Settings:
+        secret = self.webhook_secret.get_secret_value() if self.webhook_secret else ""
+        if self.webhook_url and not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", secret):
+            raise ValueError(
+                "CHIPDIGEST_WEBHOOK_SECRET must be 16-256 letters, digits, _ or - "
+                "when CHIPDIGEST_WEBHOOK_URL is set"
+            )
+        return self
+
+    @property
+    def webhook_path(self) -> str:
+        """The path this process serves updates on, from the public webhook URL."""
+        return urlsplit(self.webhook_url or "").path.strip("/") or "telegram"
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'chipdigest.db'}"
@@ -169,6 +205,6 @@ def load_settings(**overrides: object) -> Settings:
         name = ENV_PREFIX + str(error["loc"][0]).upper() if error["loc"] else "settings"
         value = error.get("input")
         shown = "" if isinstance(value, dict) or value is None else f" (got {value!r})"
-        if "token" in name.lower():
+        if "token" in name.lower() or "secret" in name.lower():
             shown = ""  # never echo a secret
         raise SettingsError(f"invalid setting {name}: {error['msg']}{shown}") from exc

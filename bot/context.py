@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from bot.config import Settings
+from bot.metrics import Metrics
 from digest.companies import CompanyBase
 from digest.compose import Composer
 from digest.enrich import Enricher, load_domain_terms
@@ -39,6 +40,10 @@ class AppContext:
             self.db.ensure_schema()
         elif self.db.current_revision() != self.db.head_revision():
             raise StorageError("the database schema is not current: run `chipdigest db upgrade`")
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        return Metrics(self.db)
 
     @cached_property
     def companies(self) -> CompanyBase:

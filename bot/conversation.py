@@ -7,9 +7,10 @@ every piece of feed or user text escaped, plus optional inline buttons.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,12 +18,13 @@ from bot import commands
 from bot.commands import CommandError
 from bot.context import AppContext
 from bot.delivery import BroadcastReport, Messages, plain_text
+from bot.metrics import DatabaseFigures
 from digest.companies import Company
 from digest.keypoints import StoryInput
 from digest.model import Digest
 from digest.render import esc, render_telegram
 from digest.text import match_form
-from storage.types import Chat, Item
+from storage.types import Chat, Item, PushRequest
 
 ADMIN_COMMANDS = frozenset({"push", "preview", "fetch", "stats", "addsource", "delsource"})
 GROUP_ADMIN_COMMANDS = frozenset({"subscribe", "unsubscribe", "settings", "follow", "unfollow"})
@@ -78,17 +80,9 @@ BroadcastFn = Callable[[int, Messages, list[Chat]], Awaitable[BroadcastReport]]
 
 
 @dataclass
-class _PendingPush:
-    edition: str
-    digest: Digest
-    admin_id: int
-
-
-@dataclass
 class Conversation:
     ctx: AppContext
     admins: frozenset[int] = frozenset()
-    pending_pushes: dict[str, _PendingPush] = field(default_factory=dict)
     broadcast: BroadcastFn | None = None  # set by the app; None in ask / console
 
     # --- dispatch -------------------------------------------------------------------------
@@ -450,7 +444,11 @@ class Conversation:
         edition = self._editions(args[:1])[0]
         digest = self._compose(caller, edition)
         token = secrets.token_hex(6)
-        self.pending_pushes[token] = _PendingPush(edition, digest, caller.user_id)
+        self.ctx.db.push_requests.add(
+            PushRequest(
+                token, edition, caller.user_id, json.dumps(digest.to_dict()), self.ctx.clock()
+            )
+        )
         subscribers = len(self.ctx.db.chats.subscribers(edition))
         messages = [Reply(m) for m in render_telegram(digest)]
         ask = self._t(
@@ -469,7 +467,17 @@ class Conversation:
     async def _decide_push(self, caller: Caller, decision: str, token: str) -> list[Reply]:
         if caller.user_id not in self.admins:
             return [Reply(self._t(caller, "这是管理员操作。", "That is for admins."))]
-        pending = self.pending_pushes.pop(token, None)
+        if decision == "approve" and self.broadcast is None:  # decided later, where it can be
+            return [
+                Reply(
+                    self._t(
+                        caller,
+                        "这里无法发送（没有连接 Telegram）。",
+                        "Nothing can be sent from here (no Telegram connection).",
+                    )
+                )
+            ]
+        pending = self.ctx.db.push_requests.decide(token, decision, self.ctx.clock())
         if pending is None:
             return [
                 Reply(
@@ -481,19 +489,11 @@ class Conversation:
             ]
         if decision == "cancel":
             return [Reply(self._t(caller, "已取消。", "Cancelled."), edit=True)]
-        if self.broadcast is None:
-            return [
-                Reply(
-                    self._t(
-                        caller,
-                        "这里无法发送（没有连接 Telegram）。",
-                        "Nothing can be sent from here (no Telegram connection).",
-                    )
-                )
-            ]
-        digest_id = commands.save_digest(self.ctx, pending.digest)
+        assert self.broadcast is not None  # checked before the decision was taken
+        digest = Digest.from_dict(json.loads(pending.structure))
+        digest_id = commands.save_digest(self.ctx, digest)
         chats = self.ctx.db.chats.subscribers(pending.edition)
-        messages = commands.messages_for_chats(self.ctx, pending.digest)
+        messages = commands.messages_for_chats(self.ctx, digest)
         report = await self.broadcast(digest_id, messages, chats)
         return [
             Reply(
@@ -516,17 +516,20 @@ class Conversation:
         return [Reply("\n".join(lines[:80]))]
 
     async def _cmd_stats(self, caller: Caller, args: list[str], rest: str) -> list[Reply]:
-        db = self.ctx.db
-        chats = db.chats.counts()
-        deliveries = db.deliveries.counts()
+        # The same figures as the Prometheus metrics (bot/metrics.py), so the two agree.
+        figures = DatabaseFigures.read(self.ctx.db)
         lines = [
             "<b>Stats</b>",
-            esc("subscribers: " + ", ".join(f"{k} {v}" for k, v in sorted(chats.items()))),
-            esc(f"items: {db.items.count()}"),
-            esc("deliveries: " + ", ".join(f"{k} {v}" for k, v in sorted(deliveries.items()))),
+            esc("subscribers: " + _pairs(figures.chats)),
+            esc(f"items: {figures.items}"),
+            esc("deliveries: " + _pairs(figures.deliveries)),
+            esc(f"pending deliveries: {figures.pending_deliveries}"),
+            esc(f"failing sources: {figures.failing_sources}"),
+            "<b>This process since it started</b>",
+            *(esc(f"{name}: {value:g}") for name, value in self.ctx.metrics.process_figures()),
             "<b>Sources</b>",
         ]
-        for s in db.sources.all():
+        for s in self.ctx.db.sources.all():
             health = "ok" if not s.error_count else f"{s.error_count} errors: {s.last_error}"
             lines.append(
                 esc(f"{s.id}. {s.title or s.url} — {'on' if s.enabled else 'off'}, {health}")
@@ -554,3 +557,7 @@ def plain(reply: Reply) -> str:
     for row in reply.buttons:
         text += "\n" + "  ".join(f"[{b.text}]" for b in row)
     return text
+
+
+def _pairs(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"

@@ -232,11 +232,13 @@ class Broadcaster:
         limiter: RateLimiter | None = None,
         *,
         concurrency: int = 64,
+        on_report: Callable[[BroadcastReport], None] | None = None,
         **sender_options: Any,
     ) -> None:
         self.db = db
         self.sender = Sender(db, bot, limiter, **sender_options)
         self.concurrency = concurrency
+        self._on_report = on_report  # the metrics, in the running bot
         self._clock = self.sender.clock
 
     async def broadcast(
@@ -273,6 +275,8 @@ class Broadcaster:
             if not progress.done:
                 self.db.deliveries.update(progress.delivery.id, self._clock(), status="sent")
                 report.sent += 1
+        if self._on_report is not None:
+            self._on_report(report)
         return report
 
     async def _deliver_part(

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -205,11 +205,11 @@ class DeliveryRepository:
             row.updated_at = now
 
     def counts(self, digest_id: int | None = None) -> dict[str, int]:
-        query = select(DeliveryRow.status)
+        query = select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)
         if digest_id is not None:
             query = query.where(DeliveryRow.digest_id == digest_id)
         with self._db.session() as session:
-            return dict(Counter(session.scalars(query)))
+            return {status: count for status, count in session.execute(query)}
 
 
 class FollowRepository:

@@ -68,7 +68,7 @@ class Database:
 
     def __init__(self, url: str) -> None:
         from storage.chats import ChatRepository, DeliveryRepository, FollowRepository
-        from storage.digests import DigestRepository
+        from storage.digests import DigestRepository, PushRequestRepository
         from storage.items import ItemRepository
         from storage.sources import SourceRepository
 
@@ -81,6 +81,7 @@ class Database:
         self.chats = ChatRepository(self)
         self.deliveries = DeliveryRepository(self)
         self.follows = FollowRepository(self)
+        self.push_requests = PushRequestRepository(self)
 
     @property
     def is_sqlite(self) -> bool:

@@ -196,14 +196,27 @@ class ItemRepository:
             return self._to_items(session, list(session.scalars(query)), with_tokens=True)
 
     def search(self, terms: Sequence[str], limit: int = 10) -> list[Item]:
-        """Items whose tokens contain every term (SQLite FTS5), newest first."""
+        """Items whose tokens contain every term, newest first.
+
+        SQLite: the FTS5 table of migration 0004. PostgreSQL: the GIN index of migration 0006
+        over to_tsvector('simple', tokens); plainto_tsquery parses the terms as the index
+        parsed the tokens and ANDs them.
+        """
         words = [t.replace('"', "") for t in terms if t.strip()]
         if not words:
             return []
-        match = " AND ".join(f'"{w}"' for w in words)
-        query = text(
-            "SELECT rowid FROM items_fts WHERE items_fts MATCH :match ORDER BY rowid DESC LIMIT :n"
-        )
+        if self._db.is_sqlite:
+            query = text(
+                "SELECT rowid FROM items_fts WHERE items_fts MATCH :match "
+                "ORDER BY rowid DESC LIMIT :n"
+            )
+            match = " AND ".join(f'"{w}"' for w in words)
+        else:
+            query = text(
+                "SELECT id FROM items WHERE to_tsvector('simple', tokens) "
+                "@@ plainto_tsquery('simple', :match) ORDER BY id DESC LIMIT :n"
+            )
+            match = " ".join(words)
         with self._db.session() as session:
             ids = list(session.scalars(query, {"match": match, "n": limit}))
             rows = list(session.scalars(select(ItemRow).where(ItemRow.id.in_(ids))))

@@ -212,3 +212,19 @@ class ItemCompanyRow(Base):
     # the item's date, copied here so a company's latest items and its 7/30-day counts are
     # read from one index instead of a lookup per item
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PushRequestRow(Base):
+    """An admin's /push awaiting Approve or Cancel. In the database, not in memory, so the
+    button works whichever process receives it and after a restart; the decision is taken
+    once (an UPDATE guarded by ``decision IS NULL``)."""
+
+    __tablename__ = "push_requests"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    edition: Mapped[str] = mapped_column(String(64))
+    admin_id: Mapped[int] = mapped_column(BigInteger)
+    structure: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -121,3 +121,14 @@ class StoredItemRef:
 
     item_id: int
     story_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PushRequest:
+    """An admin's /push: the digest exactly as previewed, awaiting Approve or Cancel."""
+
+    token: str
+    edition: str
+    admin_id: int
+    structure: str
+    created_at: datetime

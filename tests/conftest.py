@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +19,10 @@ from digest.pipeline import IngestOptions, IngestPipeline
 from storage import Database
 from tests.fakebotapi import FakeBotAPI
 from tests.feedserver import FeedServer
+from tests.pgcluster import PostgresCluster
+
+# Read once, before the autouse fixture below clears CHIPDIGEST_* for each test.
+POSTGRES_URL = os.environ.get("CHIPDIGEST_TEST_POSTGRES_URL")
 
 _real_connect = socket.socket.connect
 
@@ -76,10 +80,61 @@ def bot_api() -> Iterator[FakeBotAPI]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster | None]:
+    """The PostgreSQL server named by CHIPDIGEST_TEST_POSTGRES_URL, if any."""
+    cluster = PostgresCluster(POSTGRES_URL) if POSTGRES_URL else None
+    yield cluster
+    if cluster is not None:
+        cluster.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def backend(request: pytest.FixtureRequest, postgres: PostgresCluster | None) -> str:
+    """Every test that touches a database runs once on SQLite and once on PostgreSQL."""
+    if request.param == "postgresql" and postgres is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the PostgreSQL tests: CHIPDIGEST_TEST_POSTGRES_URL is unset")
+        pytest.skip("no PostgreSQL: set CHIPDIGEST_TEST_POSTGRES_URL (.ci/postgres starts one)")
+    return str(request.param)
+
+
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'test.db'}")
-    database.upgrade()
+def new_database_url(
+    backend: str, postgres: PostgresCluster | None, tmp_path: Path
+) -> Iterator[Callable[..., str]]:
+    """Makes URLs of fresh databases of the test's backend: empty, or migrated to head."""
+    made: list[str] = []
+
+    def make(migrated: bool = True) -> str:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path / f'db{len(made)}.sqlite'}"
+            if migrated:
+                database = Database(url)
+                database.upgrade()
+                database.close()
+        else:
+            assert postgres is not None
+            url = postgres.create(migrated)
+        made.append(url)
+        return url
+
+    yield make
+    if postgres is not None:
+        for url in made:
+            if not url.startswith("sqlite"):
+                postgres.drop(url)
+
+
+@pytest.fixture
+def database_url(new_database_url: Callable[..., str]) -> str:
+    """The URL of a fresh database, migrated to head, on the test's backend."""
+    return new_database_url()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
     yield database
     database.close()
 

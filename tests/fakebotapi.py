@@ -87,6 +87,7 @@ class FakeBotAPI:
         self.chat_admins: set[tuple[int, int]] = set()  # (chat_id, user_id)
         self.edits: list[dict[str, Any]] = []
         self.answered_callbacks = 0
+        self.webhook: dict[str, Any] | None = None  # what setWebhook was last given
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -155,6 +156,12 @@ class FakeBotAPI:
     def push_message(
         self, chat_id: int, user_id: int, text: str, kind: str = "private", language: str = "zh"
     ) -> None:
+        self._push(self.message_update(chat_id, user_id, text, kind, language))
+
+    def message_update(
+        self, chat_id: int, user_id: int, text: str, kind: str = "private", language: str = "zh"
+    ) -> dict[str, Any]:
+        """An update carrying a user's text message (for getUpdates, or POSTed to a webhook)."""
         message: dict[str, Any] = {
             "message_id": 10_000 + self._next_update_id,
             "date": int(time.time()),
@@ -171,7 +178,10 @@ class FakeBotAPI:
             message["entities"] = [
                 {"type": "bot_command", "offset": 0, "length": len(text.split()[0])}
             ]
-        self._push({"message": message})
+        with self._lock:
+            update_id = self._next_update_id
+            self._next_update_id += 1
+        return {"update_id": update_id, "message": message}
 
     def push_callback(self, chat_id: int, user_id: int, data: str, message_id: int = 1) -> None:
         self._push(
@@ -281,6 +291,13 @@ class FakeBotAPI:
         return 200, {"ok": True, "result": True}
 
     def _api_deleteWebhook(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        self.webhook = None
+        return 200, {"ok": True, "result": True}
+
+    def _api_setWebhook(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if not str(params.get("url", "")).startswith("https://"):
+            return self._error(400, "Bad Request: bad webhook: HTTPS url must be provided")
+        self.webhook = {"url": params["url"], "secret_token": params.get("secret_token")}
         return 200, {"ok": True, "result": True}
 
     def _api_getUpdates(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:

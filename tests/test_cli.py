@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,6 @@ import pytest
 from bot.cli import main
 from storage import Database
 from tests.feedserver import FeedServer
-
-DEMO_DB = "sqlite:///data/demo.db"
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +22,14 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+@pytest.fixture
+def demo_db(capsys: pytest.CaptureFixture[str], database_url: str) -> str:
+    """A database of the test's backend holding what `demo` ingests and composes."""
+    code, _, err = run(capsys, "--database", database_url, "demo")
+    assert code == 0, err
+    return database_url
 
 
 def test_demo_ingests_the_bundled_feeds_without_network(capsys: pytest.CaptureFixture[str]) -> None:
@@ -43,9 +50,10 @@ def test_demo_twice_starts_fresh(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "67 new items" in out
 
 
-def test_items_json_has_the_promised_fields(capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "demo")
-    code, out, _ = run(capsys, "--database", DEMO_DB, "items", "--json", "--limit", "200")
+def test_items_json_has_the_promised_fields(
+    capsys: pytest.CaptureFixture[str], demo_db: str
+) -> None:
+    code, out, _ = run(capsys, "--database", demo_db, "items", "--json", "--limit", "200")
 
     rows = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and len(rows) == 67
@@ -73,33 +81,32 @@ def test_items_json_has_the_promised_fields(capsys: pytest.CaptureFixture[str]) 
 
 @pytest.mark.parametrize("name", ["寒武纪", "cambricon", "Cambricon", "688256", "Cambrcon"])
 def test_items_by_company_accepts_names_aliases_tickers_and_typos(
-    capsys: pytest.CaptureFixture[str], name: str
+    capsys: pytest.CaptureFixture[str], demo_db: str, name: str
 ) -> None:
-    run(capsys, "demo")
-    code, out, _ = run(capsys, "--database", DEMO_DB, "items", "--json", "--company", name)
+    code, out, _ = run(capsys, "--database", demo_db, "items", "--json", "--company", name)
     rows = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and len(rows) == 6
     assert all("cambricon" in r["companies"] for r in rows)
 
 
-def test_items_since_and_limit(capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "demo")
-    code, out, _ = run(capsys, "--database", DEMO_DB, "items", "--json", "--limit", "3")
+def test_items_since_and_limit(capsys: pytest.CaptureFixture[str], demo_db: str) -> None:
+    code, out, _ = run(capsys, "--database", demo_db, "items", "--json", "--limit", "3")
     assert code == 0 and len(out.splitlines()) == 3
 
 
-def test_wrong_arguments_get_a_clear_message(capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "demo")
-    code, _, err = run(capsys, "--database", DEMO_DB, "items", "--company", "qwertyuiop")
+def test_wrong_arguments_get_a_clear_message(
+    capsys: pytest.CaptureFixture[str], demo_db: str
+) -> None:
+    code, _, err = run(capsys, "--database", demo_db, "items", "--company", "qwertyuiop")
     assert code == 1 and "unknown company 'qwertyuiop'" in err
-    code, _, err = run(capsys, "--database", DEMO_DB, "items", "--since", "yesterday")
+    code, _, err = run(capsys, "--database", demo_db, "items", "--since", "yesterday")
     assert code == 1 and "not a duration" in err
     code, _, err = run(capsys, "sources", "add", "ftp://example.com/feed")
     assert code == 1 and "not an http(s) feed URL" in err
 
 
 def test_sources_are_seeded_added_removed_and_round_trip_through_opml(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, new_database_url: Callable[..., str]
 ) -> None:
     code, out, _ = run(capsys, "sources", "list")
     assert code == 0 and "https://36kr.com/feed" in out
@@ -115,15 +122,19 @@ def test_sources_are_seeded_added_removed_and_round_trip_through_opml(
 
     opml = tmp_path / "out.opml"
     assert run(capsys, "sources", "export-opml", str(opml))[0] == 0
-    other = f"sqlite:///{tmp_path / 'other.db'}"
+    other = new_database_url()
     code, out, _ = run(capsys, "--database", other, "sources", "import-opml", str(opml))
     assert code == 0 and "imported 13 new sources" in out
 
 
 def test_fetch_url_fetches_and_reports_per_source(
-    capsys: pytest.CaptureFixture[str], feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
+    feed_server: FeedServer,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
 ) -> None:
     monkeypatch.setenv("CHIPDIGEST_ALLOW_PRIVATE_SOURCES", "true")
+    monkeypatch.setenv("CHIPDIGEST_DATABASE_URL", database_url)
     good = feed_server.add_file("/good.xml", "rdf.xml", "application/rdf+xml")
     bad = feed_server.add("/gone.xml", status=404)
 
@@ -176,9 +187,11 @@ def test_demo_ends_with_the_digest(capsys: pytest.CaptureFixture[str]) -> None:
     assert "化石" not in digest and "火锅" not in digest
 
 
-def test_digest_editions_window_and_latest(capsys: pytest.CaptureFixture[str]) -> None:
-    _, demo_out, _ = run(capsys, "demo")
-    db = ("--database", DEMO_DB)
+def test_digest_editions_window_and_latest(
+    capsys: pytest.CaptureFixture[str], database_url: str
+) -> None:
+    db = ("--database", database_url)
+    _, demo_out, _ = run(capsys, *db, "demo")
     code, first, err = run(capsys, *db, "digest", "--edition", "morning", "--save")
     assert code == 0 and "saved as digest #2 (morning)" in err and "核心要点" in first
     code, second, _ = run(capsys, *db, "digest", "--edition", "morning", "--save")
@@ -189,10 +202,9 @@ def test_digest_editions_window_and_latest(capsys: pytest.CaptureFixture[str]) -
     assert code == 0 and demo_again.strip() in demo_out  # shown again exactly
 
 
-def test_digest_json_structure(capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "demo")
+def test_digest_json_structure(capsys: pytest.CaptureFixture[str], demo_db: str) -> None:
     code, out, _ = run(
-        capsys, "--database", DEMO_DB, "digest", "--since", "7d", "--lang", "en", "--json"
+        capsys, "--database", demo_db, "digest", "--since", "7d", "--lang", "en", "--json"
     )
     data = json.loads(out)
     assert code == 0
@@ -205,9 +217,10 @@ def test_digest_json_structure(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["companies"][0]["stories"] >= 1
 
 
-def test_digest_html_prints_telegram_messages(capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "demo")
-    code, out, _ = run(capsys, "--database", DEMO_DB, "digest", "--since", "7d", "--format", "html")
+def test_digest_html_prints_telegram_messages(
+    capsys: pytest.CaptureFixture[str], demo_db: str
+) -> None:
+    code, out, _ = run(capsys, "--database", demo_db, "digest", "--since", "7d", "--format", "html")
     assert code == 0 and "----- message 1/" in out and "<b>核心要点</b>" in out
 
 
@@ -218,10 +231,9 @@ def test_digest_argument_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 1 and "no digest has been saved yet" in err
 
 
-def test_ask_answers_like_the_bot(capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "demo")
-    code, by_ticker, _ = run(capsys, "--database", DEMO_DB, "ask", "/company 688256")
-    _, by_name, _ = run(capsys, "--database", DEMO_DB, "ask", "/company", "寒武纪")
+def test_ask_answers_like_the_bot(capsys: pytest.CaptureFixture[str], demo_db: str) -> None:
+    code, by_ticker, _ = run(capsys, "--database", demo_db, "ask", "/company 688256")
+    _, by_name, _ = run(capsys, "--database", demo_db, "ask", "/company", "寒武纪")
     assert code == 0 and by_ticker == by_name and by_name.startswith("寒武纪 · Cambricon")
     assert "<b>" not in by_name  # terminal text, not HTML
 

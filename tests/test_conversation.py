@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from bot.config import load_settings
@@ -18,14 +20,13 @@ ADMIN_CALLER = Caller(chat_id=4242, chat_kind="private", user_id=ADMIN)
 
 
 @pytest.fixture
-async def ctx(tmp_path, clock: FakeClock) -> AppContext:
-    context = AppContext(
-        load_settings(), database_url=f"sqlite:///{tmp_path / 'c.db'}", clock=clock
-    )
+async def ctx(database_url: str, clock: FakeClock) -> AsyncIterator[AppContext]:
+    context = AppContext(load_settings(), database_url=database_url, clock=clock)
     context.prepare()
     sources = [context.db.sources.add(f.url, clock(), f.title)[0] for f in SAMPLE_FEEDS]
     await context.pipeline(BundledFeedTransport()).run(sources)
-    return context
+    yield context
+    context.close()
 
 
 def first_line(replies: list[Reply]) -> str:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
@@ -36,8 +36,9 @@ def new_item(**overrides: object) -> NewItem:
     return NewItem(**values)  # type: ignore[arg-type]
 
 
-def test_upgrade_from_empty_and_downgrade_round_trip(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+def test_upgrade_from_empty_and_downgrade_round_trip(new_database_url: Callable[..., str]) -> None:
+    db = Database(new_database_url(migrated=False))
+    assert db.current_revision() is None
     db.upgrade()
     assert db.current_revision() == db.head_revision()
     assert {"sources", "items", "stories", "item_companies"} <= set(
@@ -48,9 +49,12 @@ def test_upgrade_from_empty_and_downgrade_round_trip(tmp_path: Path) -> None:
     assert "items" not in inspect(db.engine).get_table_names()
     db.upgrade()
     assert db.current_revision() == db.head_revision()
+    db.close()
 
 
 def test_sqlite_runs_with_wal_and_foreign_keys(db: Database) -> None:
+    if not db.is_sqlite:
+        pytest.skip("SQLite's pragmas")
     with db.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1

@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,9 +14,7 @@ from telegram.ext import Application
 
 from bot.alerts import pending_alerts, send_alerts
 from bot.app import (
-    AlreadyRunning,
     Runtime,
-    acquire_instance_lock,
     build_application,
     last_fire_time,
 )
@@ -26,6 +23,8 @@ from bot.context import AppContext
 from bot.delivery import RateLimiter
 from digest.parse import ParsedFeed, RawEntry
 from digest.samples import SAMPLE_FEEDS, BundledFeedTransport
+from storage import Database
+from storage.leader import LeaderLock
 from tests.fakebotapi import TOKEN, FakeBotAPI, Fault
 
 ADMIN, ALICE, BOB = 42, 501, 502
@@ -34,12 +33,12 @@ Running = tuple[Application[Any, Any, Any, Any, Any, Any], AppContext]
 
 @pytest.fixture
 async def running(
-    bot_api: FakeBotAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bot_api: FakeBotAPI, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Running]:
     monkeypatch.setenv("CHIPDIGEST_TELEGRAM_TOKEN", TOKEN)
     monkeypatch.setenv("CHIPDIGEST_TELEGRAM_BASE_URL", bot_api.base_url)
     monkeypatch.setenv("CHIPDIGEST_ADMIN_IDS", str(ADMIN))
-    ctx = AppContext(load_settings(), database_url=f"sqlite:///{tmp_path / 'bot.db'}")
+    ctx = AppContext(load_settings(), database_url=database_url)
     ctx.prepare()
     sources = [ctx.db.sources.add(f.url, ctx.clock(), f.title)[0] for f in SAMPLE_FEEDS]
     await ctx.pipeline(BundledFeedTransport()).run(sources)
@@ -52,6 +51,7 @@ async def running(
         yield application, ctx
         await application.updater.stop()
         await application.stop()
+    ctx.close()
 
 
 async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -191,12 +191,14 @@ async def test_command_menu_in_both_languages_and_a_failure_is_not_fatal(
     assert {"company", "subscribe", "push", "search"} <= names
 
 
-def test_a_second_instance_refuses_to_start(tmp_path: Path) -> None:
-    lock = acquire_instance_lock(tmp_path / "chipdigest.lock")
-    with pytest.raises(AlreadyRunning, match="another chipdigest run"):
-        acquire_instance_lock(tmp_path / "chipdigest.lock")
-    lock.close()
-    acquire_instance_lock(tmp_path / "chipdigest.lock").close()
+def test_one_leader_at_a_time_and_the_lock_passes_on_release(db: Database) -> None:
+    first, second = LeaderLock(db), LeaderLock(db)
+    assert first.try_acquire() and first.still_held()
+    assert not second.try_acquire()  # polling refuses to start; a webhook process stands by
+    first.release()
+    assert second.try_acquire() and second.still_held()
+    assert not first.try_acquire()
+    second.release()
 
 
 def test_last_fire_time_in_the_configured_zone() -> None:

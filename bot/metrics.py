@@ -1,0 +1,141 @@
+"""Prometheus metrics, one registry per running process (per :class:`AppContext`).
+
+Two kinds of figures:
+
+* counters of what this process did since it started (fetches by source and outcome, items
+  ingested, digests composed and how long that took, deliveries by outcome); Prometheus sums
+  them over processes;
+* gauges read from the database at scrape time (pending deliveries, deliveries by status,
+  subscribers, items, failing sources), the same queries ``/stats`` shows, so the two agree
+  whichever process answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from digest.pipeline import SourceOutcome
+from storage import Database
+
+if TYPE_CHECKING:
+    from bot.delivery import BroadcastReport
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class DatabaseFigures:
+    """What both ``/stats`` and the metrics show of the database."""
+
+    deliveries: dict[str, int]
+    chats: dict[str, int]
+    items: int
+    failing_sources: int
+
+    @classmethod
+    def read(cls, db: Database) -> DatabaseFigures:
+        sources = db.sources.all()
+        return cls(
+            deliveries=db.deliveries.counts(),
+            chats=db.chats.counts(),
+            items=db.items.count(),
+            failing_sources=sum(1 for s in sources if s.enabled and s.error_count),
+        )
+
+    @property
+    def pending_deliveries(self) -> int:
+        return self.deliveries.get("pending", 0)
+
+
+class DatabaseGauges(Collector):
+    """Gauges computed from the database when Prometheus scrapes."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def collect(self) -> Iterator[Metric]:
+        figures = DatabaseFigures.read(self._db)
+        deliveries = GaugeMetricFamily(
+            "chipdigest_deliveries", "Digest deliveries by status", labels=["status"]
+        )
+        for status, count in sorted(figures.deliveries.items()):
+            deliveries.add_metric([status], count)
+        yield deliveries
+        yield GaugeMetricFamily(
+            "chipdigest_pending_deliveries",
+            "Deliveries queued and not yet finished",
+            value=figures.pending_deliveries,
+        )
+        chats = GaugeMetricFamily("chipdigest_chats", "Chats by kind", labels=["kind"])
+        for kind, count in sorted(figures.chats.items()):
+            chats.add_metric([kind], count)
+        yield chats
+        yield GaugeMetricFamily("chipdigest_items", "Items stored", value=figures.items)
+        yield GaugeMetricFamily(
+            "chipdigest_failing_sources",
+            "Enabled sources whose last fetch failed",
+            value=figures.failing_sources,
+        )
+
+
+class Metrics:
+    def __init__(self, db: Database) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.fetches = Counter(
+            "chipdigest_fetches",
+            "Feed fetches by source and outcome (ok, not_modified, error)",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
+        self.items_ingested = Counter(
+            "chipdigest_items_ingested", "New items stored", registry=self.registry
+        )
+        self.compose_seconds = Histogram(
+            "chipdigest_digest_compose_seconds",
+            "Time to compose a digest",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.sent = Counter(
+            "chipdigest_delivery_outcomes",
+            "Digest deliveries finished by this process, by outcome (sent, failed, blocked)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.is_leader = Gauge(
+            "chipdigest_leader", "1 if this process runs the scheduler", registry=self.registry
+        )
+        self.registry.register(DatabaseGauges(db))
+
+    def record_fetches(self, outcomes: Iterable[SourceOutcome]) -> None:
+        for outcome in outcomes:
+            self.fetches.labels(str(outcome.source_id), outcome.status).inc()
+            self.items_ingested.inc(outcome.new)
+
+    def record_broadcast(self, report: BroadcastReport) -> None:
+        for outcome in ("sent", "failed", "blocked"):
+            self.sent.labels(outcome).inc(getattr(report, outcome))
+
+    def process_figures(self) -> list[tuple[str, float]]:
+        """This process's counters as /stats shows them: a metric's samples summed over the
+        source label, keyed by the sample name and its other labels."""
+        figures: dict[str, float] = {}
+        for metric in self.registry.collect():
+            if metric.type not in ("counter", "histogram"):
+                continue
+            for sample in metric.samples:
+                if not sample.name.endswith(("_total", "_count", "_sum")):
+                    continue
+                labels = [v for k, v in sorted(sample.labels.items()) if k != "source"]
+                key = " ".join([sample.name, *labels])
+                figures[key] = figures.get(key, 0.0) + sample.value
+        return sorted(figures.items())
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

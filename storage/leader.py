@@ -1,0 +1,129 @@
+"""Leader election: which of several processes sharing one database runs the scheduler and
+broadcasts.
+
+PostgreSQL: a session-level advisory lock (scoped to the database) held on one dedicated
+connection. The server releases it when that connection ends, so a leader that dies (killed,
+crashed, its host gone) frees it: at once when the kernel closes the socket, and within
+about half a minute when the host vanishes, thanks to the TCP keepalives set on that session.
+SQLite: an exclusive ``flock`` on a file beside the database, released by the kernel when the
+process dies (SQLite is shared only by processes on one host anyway).
+
+A follower calls :meth:`LeaderLock.try_acquire` every few seconds; the leader calls
+:meth:`LeaderLock.still_held` as often and steps down when it returns False.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import zlib
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+# One key per database: advisory locks are scoped to the database they are taken in.
+LOCK_KEY = zlib.crc32(b"chip-digest leader")
+_KEEPALIVES = (
+    "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3"
+)
+
+
+class LeaderLock:
+    """Try, check and release leadership; never blocks."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._connection: Connection | None = None
+        self._file: IO[str] | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._connection is not None or self._file is not None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if nobody holds it; True if this process is (now) the leader."""
+        if self.held:
+            return self.still_held()
+        try:
+            return self._acquire_sqlite() if self._db.is_sqlite else self._acquire_postgres()
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("could not try the leader lock: %s", exc)
+            self.release()
+            return False
+
+    def still_held(self) -> bool:
+        """True while the lock is ours; False (and released) when its connection was lost."""
+        if self._file is not None:
+            return True
+        if self._connection is None:
+            return False
+        try:
+            query = text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND pid = pg_backend_pid() AND objid = :key"
+            )
+            if self._connection.execute(query, {"key": LOCK_KEY}).scalar() == 1:
+                return True
+            log.error("the leader lock is no longer held by this process")
+        except SQLAlchemyError as exc:
+            log.error("lost the connection that holds the leader lock: %s", exc)
+        self.release()
+        return False
+
+    def release(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(SQLAlchemyError):  # if the connection is gone, so is the lock
+                self._connection.execute(text("SELECT pg_advisory_unlock_all()"))
+            self._connection.close()
+            self._connection = None
+            self._engine.dispose()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _acquire_postgres(self) -> bool:
+        # Its own engine: the lock lives as long as this one connection, outside the pool.
+        self._engine = create_engine(self._db.engine.url, poolclass=NullPool)
+        connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        connection.exec_driver_sql(_KEEPALIVES)
+        taken = connection.execute(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}
+        ).scalar()
+        if not taken:
+            connection.close()
+            self._engine.dispose()
+            return False
+        self._connection = connection
+        return True
+
+    def _acquire_sqlite(self) -> bool:
+        path = self._lock_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._file = handle
+        return True
+
+    def _lock_path(self) -> Path:
+        database = self._db.engine.url.database
+        if not database or database == ":memory:":
+            return Path("chipdigest.leader")
+        return Path(f"{database}.leader")
