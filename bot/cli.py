@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from bot import commands
+from bot import commands, transfer
 from bot.app import build_application
 from bot.commands import CommandError
 from bot.config import Settings, SettingsError, load_settings
@@ -249,6 +249,37 @@ def cmd_sources(ctx: AppContext, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(ctx: AppContext, args: argparse.Namespace) -> int:
+    """Sources, chats and their settings and follows, as JSON."""
+    ctx.prepare()
+    data = transfer.export_state(ctx)
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    if args.file and args.file != "-":
+        Path(args.file).write_text(text + "\n", encoding="utf-8")
+        err.print(
+            f"wrote {args.file}: {len(data['sources'])} sources, {len(data['chats'])} chats",
+            markup=False,
+        )
+    else:
+        print(text)
+    return 0
+
+
+def cmd_import(ctx: AppContext, args: argparse.Namespace) -> int:
+    """Merge an export into this database (sources by URL, chats by Telegram id)."""
+    ctx.prepare()
+    try:
+        raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+        data = json.loads(raw)
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.file}: {exc.strerror}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{args.file} is not JSON: {exc}") from exc
+    report = transfer.import_state(ctx, transfer.parse_export(data))
+    out.print(f"imported {args.file}: {report}", markup=False)
+    return 0
+
+
 def print_digest(digest: Digest, fmt: str) -> None:
     if fmt == "html":
         messages = render_telegram(digest)
@@ -437,6 +468,13 @@ def build_parser() -> argparse.ArgumentParser:
     exp = actions.add_parser("export-opml", help="write the sources as OPML")
     exp.add_argument("file", nargs="?", help="output file (default: standard output)")
     sources.set_defaults(handler=cmd_sources)
+
+    export = sub.add_parser("export", help="write sources, chats and settings as JSON")
+    export.add_argument("file", nargs="?", help="output file (default: standard output)")
+    export.set_defaults(handler=cmd_export)
+    import_ = sub.add_parser("import", help="merge an export into this database")
+    import_.add_argument("file", help="an export file, or - for standard input")
+    import_.set_defaults(handler=cmd_import)
 
     digest = sub.add_parser("digest", help="compose a digest from stored items and print it")
     window = digest.add_mutually_exclusive_group()

@@ -58,6 +58,12 @@ class ChatRepository:
                 row.active, row.title, row.updated_at = True, title or row.title, now
             return _to_chat(row, _editions(session, row.id))
 
+    def everyone(self) -> list[Chat]:
+        """Every chat, active or not, with its editions (for an export)."""
+        with self._db.session() as session:
+            rows = list(session.scalars(select(ChatRow).order_by(ChatRow.id)))
+            return [_to_chat(row, _editions(session, row.id)) for row in rows]
+
     def get(self, chat_id: int) -> Chat | None:
         with self._db.session() as session:
             row = session.scalar(select(ChatRow).where(ChatRow.chat_id == chat_id))

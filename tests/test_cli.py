@@ -242,3 +242,65 @@ def test_run_without_a_token_says_how_to_get_one(capsys: pytest.CaptureFixture[s
     code, out, err = run(capsys, "run")
     assert code == 2 and out == ""
     assert "@BotFather" in err and "chipdigest console" in err
+
+
+def test_export_then_import_moves_sources_chats_and_settings(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, database_url: str
+) -> None:
+    """SQLite (the embedded default) to the test's backend: PostgreSQL in CI."""
+    from bot.config import load_settings
+    from bot.context import AppContext
+
+    old = AppContext(load_settings(), database_url=f"sqlite:///{tmp_path / 'old.db'}")
+    old.prepare()
+    now = old.clock()
+    old.db.sources.add("https://example.org/feed.xml", now, "Example")
+    off, _ = old.db.sources.add("https://example.org/off.xml", now)
+    old.db.sources.set_enabled(off.id, False)
+    alice = old.db.chats.upsert(501, "private", None, now)
+    old.db.chats.configure(alice.id, now, language="en", timezone="Europe/Berlin")
+    old.db.chats.subscribe(alice.id, ["morning", "weekly"])
+    old.db.follows.follow(alice.id, "cambricon", 0)
+    gone = old.db.chats.upsert(-100200, "channel", "频道", now)
+    old.db.chats.subscribe(gone.id, ["evening"])
+    old.db.chats.deactivate(gone.id, now)
+    old.close()
+
+    dump = tmp_path / "backup.json"
+    code, _, err = run(
+        capsys, "--database", f"sqlite:///{tmp_path / 'old.db'}", "export", str(dump)
+    )
+    assert code == 0 and "2 sources, 2 chats" in err
+    code, out, _ = run(capsys, "--database", database_url, "import", str(dump))
+    assert code == 0 and "sources: 2 added" in out and "chats: 2 added" in out
+    code, out, _ = run(capsys, "--database", database_url, "import", str(dump))
+    assert code == 0 and "sources: 0 added" in out and "follows: 0 added" in out  # idempotent
+
+    code, moved, _ = run(capsys, "--database", database_url, "export")
+    before, after = json.loads(dump.read_text("utf-8")), json.loads(moved)
+    before.pop("exported_at"), after.pop("exported_at")
+    assert code == 0 and after == before
+    alice_after = next(c for c in after["chats"] if c["chat_id"] == 501)
+    assert alice_after["language"] == "en" and alice_after["timezone"] == "Europe/Berlin"
+    assert alice_after["editions"] == ["morning", "weekly"] and alice_after["follows"] == [
+        "cambricon"
+    ]
+
+
+def test_import_refuses_what_is_not_an_export(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    code, _, err = run(capsys, "import", str(bad))
+    assert code == 1 and "is not JSON" in err
+    bad.write_text(
+        '{"format": "chip-digest export", "version": 1, "exported_at": '
+        '"2026-11-23T00:00:00Z", "sources": [], "chats": [{"chat_id": 5, '
+        '"kind": "private", "timezone": "Mars/Base"}]}',
+        encoding="utf-8",
+    )
+    code, _, err = run(capsys, "import", str(bad))
+    assert code == 1 and "chats.0.timezone" in err and "unknown time zone" in err
+    code, _, err = run(capsys, "import", str(tmp_path / "missing.json"))
+    assert code == 1 and "cannot read" in err

@@ -49,3 +49,50 @@ def test_a_bad_token_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHIPDIGEST_TELEGRAM_TOKEN", "123:SECRET")
     settings = load_settings()
     assert "SECRET" not in repr(settings)
+
+
+def test_webhook_mode_needs_https_and_a_real_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHIPDIGEST_WEBHOOK_URL", "http://bot.example.org/tg")
+    with pytest.raises(SettingsError, match=r"CHIPDIGEST_WEBHOOK_URL.*https://"):
+        load_settings()
+    monkeypatch.setenv("CHIPDIGEST_WEBHOOK_URL", "https://bot.example.org/tg/hook")
+    monkeypatch.setenv("CHIPDIGEST_WEBHOOK_SECRET", "short")
+    with pytest.raises(SettingsError, match="CHIPDIGEST_WEBHOOK_SECRET must be") as info:
+        load_settings()
+    assert "short" not in str(info.value)
+    monkeypatch.setenv("CHIPDIGEST_WEBHOOK_SECRET", "a-long-enough_secret-123")
+    assert load_settings().webhook_path == "tg/hook"
+
+
+def test_every_setting_is_documented_in_the_env_example() -> None:
+    from pathlib import Path
+
+    from bot.config import Settings
+
+    example = (Path(__file__).parent.parent / "deploy" / ".env.example").read_text("utf-8")
+    for name in Settings.model_fields:
+        assert f"CHIPDIGEST_{name.upper()}=" in example, name
+
+
+def test_json_logs_never_carry_the_token(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import logging
+
+    from bot.logs import configure_logging
+
+    monkeypatch.setenv("CHIPDIGEST_TELEGRAM_TOKEN", "123456:AAE-very-secret-token")
+    monkeypatch.setenv("CHIPDIGEST_LOG_FORMAT", "json")
+    configure_logging(load_settings())
+    try:
+        logging.getLogger("httpx").warning(
+            "HTTP Request: POST %s", "https://api.telegram.org/bot123456:AAE-very-secret-token/x"
+        )
+        line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    finally:
+        root = logging.getLogger()
+        for handler in [h for h in root.handlers if h.get_name() == "chipdigest"]:
+            root.removeHandler(handler)
+    assert line["level"] == "WARNING" and line["logger"] == "httpx"
+    assert "very-secret" not in line["message"] and "[secret]" in line["message"]

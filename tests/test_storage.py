@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
@@ -100,3 +104,26 @@ def test_removing_a_source_keeps_its_items(db: Database) -> None:
 def test_bad_url_is_a_clear_error() -> None:
     with pytest.raises(StorageError, match="not a database URL"):
         Database("not a url at all")
+
+
+def test_processes_upgrading_at_once_take_turns(new_database_url: Callable[..., str]) -> None:
+    """Replicas that all run `chipdigest db upgrade` on start must not trip over each other."""
+    url = new_database_url(migrated=False)
+    if url.startswith("sqlite"):
+        pytest.skip("an embedded SQLite database is upgraded by its one process")
+    root = Path(__file__).parent.parent
+    upgrade = f"from storage import Database; Database({url!r}).upgrade()"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", upgrade],
+            cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root)},
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    errors = [p.communicate(timeout=60)[1].decode() for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], errors
+    database = Database(url)
+    assert database.current_revision() == database.head_revision()
+    database.close()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import zlib
+
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import engine_from_config, pool, text
 
 from storage.tables import Base
 
 config = context.config
 target_metadata = Base.metadata
+UPGRADE_LOCK = zlib.crc32(b"chip-digest schema upgrade")
 
 
 def run_migrations_offline() -> None:
@@ -35,6 +38,12 @@ def run_migrations_online() -> None:
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Several processes starting at once (replicas, ExecStartPre) upgrade one after
+                # the other; the later ones find the schema at head and do nothing.
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK}
+                )
             context.run_migrations()
         connection.commit()
 
