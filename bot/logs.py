@@ -1,5 +1,5 @@
 """Logging set-up: human-readable lines or one JSON object per line (for a log collector),
-and a filter that blanks secrets out of every record before any handler sees it."""
+with secrets blanked out of every line."""
 
 from __future__ import annotations
 
@@ -15,23 +15,25 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 NOISY = ("httpx", "httpcore", "alembic", "tornado.access")  # a line per request or step
 
 
-class RedactSecrets(logging.Filter):
+class Redacting(logging.Formatter):
     """Replaces each secret (the bot token, the webhook secret, a database password) in the
-    message and its arguments: an httpx or library line may carry the token in a URL."""
+    whole formatted record — message, arguments and traceback: an httpx line carries the token
+    in its URL, python-telegram-bot's InvalidToken error in its text."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self._secrets = [s for s in secrets if len(s) >= 6]
+    secrets: tuple[str, ...] = ()
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
-            message = record.getMessage()
-            redacted = message
-            for secret in self._secrets:
-                redacted = redacted.replace(secret, "[secret]")
-            if redacted != message:
-                record.msg, record.args = redacted, None
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record), self.secrets)
+
+
+class JsonLinesFormatter(Redacting, JsonFormatter):
+    pass
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "[secret]")
+    return text
 
 
 def secrets_of(settings: Settings) -> list[str]:
@@ -48,17 +50,17 @@ def secrets_of(settings: Settings) -> list[str]:
 
 def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
+    formatter: Redacting
     if settings.log_format == "json":
-        handler.setFormatter(
-            JsonFormatter(
-                "%(levelname)s %(name)s %(message)s",
-                rename_fields={"levelname": "level", "name": "logger"},
-                timestamp=True,
-            )
+        formatter = JsonLinesFormatter(
+            "%(levelname)s %(name)s %(message)s",
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp=True,
         )
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
-    handler.addFilter(RedactSecrets(secrets_of(settings)))
+        formatter = Redacting(TEXT_FORMAT)
+    formatter.secrets = tuple(s for s in secrets_of(settings) if len(s) >= 6)
+    handler.setFormatter(formatter)
     handler.set_name("chipdigest")
     root = logging.getLogger()
     for old in list(root.handlers):

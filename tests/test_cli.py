@@ -10,6 +10,7 @@ import pytest
 
 from bot.cli import main
 from storage import Database
+from tests.fakebotapi import FakeBotAPI
 from tests.feedserver import FeedServer
 
 
@@ -304,3 +305,13 @@ def test_import_refuses_what_is_not_an_export(
     assert code == 1 and "chats.0.timezone" in err and "unknown time zone" in err
     code, _, err = run(capsys, "import", str(tmp_path / "missing.json"))
     assert code == 1 and "cannot read" in err
+
+
+def test_a_rejected_token_is_one_clear_line_and_never_printed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, bot_api: FakeBotAPI
+) -> None:
+    monkeypatch.setenv("CHIPDIGEST_TELEGRAM_TOKEN", "999999:WRONG-token-of-someone")
+    monkeypatch.setenv("CHIPDIGEST_TELEGRAM_BASE_URL", bot_api.base_url)
+    code, out, err = run(capsys, "run")
+    assert code == 2 and "Telegram rejected the bot token" in err
+    assert "WRONG-token" not in out + err

@@ -89,10 +89,15 @@ def test_json_logs_never_carry_the_token(
         logging.getLogger("httpx").warning(
             "HTTP Request: POST %s", "https://api.telegram.org/bot123456:AAE-very-secret-token/x"
         )
-        line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+        try:
+            raise ValueError("The token `123456:AAE-very-secret-token` was rejected")
+        except ValueError:
+            logging.getLogger("telegram.ext").exception("Bootstrap failed")
+        first, second = (json.loads(x) for x in capsys.readouterr().err.strip().splitlines())
     finally:
         root = logging.getLogger()
         for handler in [h for h in root.handlers if h.get_name() == "chipdigest"]:
             root.removeHandler(handler)
-    assert line["level"] == "WARNING" and line["logger"] == "httpx"
-    assert "very-secret" not in line["message"] and "[secret]" in line["message"]
+    assert first["level"] == "WARNING" and first["logger"] == "httpx"
+    assert "very-secret" not in first["message"] and "[secret]" in first["message"]
+    assert "very-secret" not in second["exc_info"] and "[secret]" in second["exc_info"]
