@@ -31,6 +31,8 @@ from bot.conversation import HELP, Conversation
 from bot.delivery import TELEGRAM_API, Broadcaster, BroadcastReport, Messages, RateLimiter, Sender
 from bot.handlers import on_button, on_error, on_text
 from bot.status import StatusServer
+from digest.errors import DigestError
+from storage import StorageError
 from storage.leader import LeaderLock
 from storage.types import Chat
 
@@ -61,7 +63,11 @@ class Runtime:
 
     async def fetch_and_alert(self) -> None:
         self.ensure_edition_jobs()
-        outcomes = await commands.fetch(self.ctx)
+        try:
+            outcomes = await commands.fetch(self.ctx)
+        except (DigestError, StorageError) as exc:  # a setting or the database: say it once
+            log.error("fetch cycle failed: %s", exc)
+            return
         alerts = await send_alerts(self.ctx, self.sender, self.ctx.settings.alerts_per_hour)
         log.info(
             "fetch cycle: %d sources, %d new items, %d alerts",
@@ -246,6 +252,7 @@ def build_application(
         .request(request)
         .get_updates_request(HTTPXRequest(proxy=settings.http_proxy))
         .concurrent_updates(True)
+        .job_queue(None)  # our own scheduler runs on the leader only
         .build()
     )
     limiter = limiter or RateLimiter()

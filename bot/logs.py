@@ -12,7 +12,13 @@ from pythonjsonlogger.json import JsonFormatter
 from bot.config import Settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-NOISY = ("httpx", "httpcore", "alembic", "tornado.access")  # a line per request or step
+NOISY = (
+    "httpx",
+    "httpcore",
+    "alembic",
+    "tornado.access",
+    "apscheduler.scheduler",
+)  # a line per request or step
 
 
 class Redacting(logging.Formatter):
