@@ -80,6 +80,11 @@ class LeaderLock:
         self.release()
         return False
 
+    def abandon(self) -> None:
+        """Forget a lock whose connection no longer answers, without waiting on it: the
+        server frees the lock when it notices the connection is gone."""
+        self._connection = None
+
     def release(self) -> None:
         if self._connection is not None:
             with contextlib.suppress(SQLAlchemyError):  # if the connection is gone, so is the lock
@@ -93,7 +98,18 @@ class LeaderLock:
 
     def _acquire_postgres(self) -> bool:
         # Its own engine: the lock lives as long as this one connection, outside the pool.
-        self._engine = create_engine(self._db.engine.url, poolclass=NullPool)
+        self._engine = create_engine(
+            self._db.engine.url,
+            poolclass=NullPool,
+            # the client side notices a dead server as fast as the server notices us
+            connect_args={
+                "connect_timeout": 10,
+                "keepalives": 1,
+                "keepalives_idle": 10,
+                "keepalives_interval": 5,
+                "keepalives_count": 3,
+            },
+        )
         connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         connection.exec_driver_sql(_KEEPALIVES)
         taken = connection.execute(

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 from telegram.ext import Application
 
 from bot.alerts import pending_alerts, send_alerts
@@ -24,8 +25,9 @@ from bot.delivery import RateLimiter
 from digest.parse import ParsedFeed, RawEntry
 from digest.samples import SAMPLE_FEEDS, BundledFeedTransport
 from storage import Database
-from storage.leader import LeaderLock
+from storage.leader import LOCK_KEY, LeaderLock
 from tests.fakebotapi import TOKEN, FakeBotAPI, Fault
+from tests.feedserver import FeedServer
 
 ADMIN, ALICE, BOB = 42, 501, 502
 Running = tuple[Application[Any, Any, Any, Any, Any, Any], AppContext]
@@ -304,3 +306,47 @@ async def test_editions_arrive_at_the_subscribers_own_local_time(
 
     assert (shanghai.sent, berlin_run.sent) == (1, 1)
     assert "核心要点" in bot_api.texts(ALICE)[1] and "核心要点" in bot_api.texts(BOB)[2]
+
+
+async def test_a_leader_that_loses_its_lock_stops_at_once_and_stands_by(
+    database_url: str, bot_api: FakeBotAPI, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock's session ends while the process lives (a failover, a network cut, an admin's
+    pg_terminate_backend): the process must stop leading before anyone else can start."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("a file lock cannot be lost while its process lives")
+    monkeypatch.setenv("CHIPDIGEST_TELEGRAM_TOKEN", TOKEN)
+    monkeypatch.setenv("CHIPDIGEST_TELEGRAM_BASE_URL", bot_api.base_url)
+    monkeypatch.setenv("CHIPDIGEST_ALLOW_PRIVATE_SOURCES", "true")
+    ctx = AppContext(load_settings(leader_check_seconds=0.2), database_url=database_url)
+    ctx.db.sources.add(
+        feed_server.add_file("/f.xml", "rss2.xml", "application/rss+xml"), ctx.clock()
+    )
+    application = build_application(ctx, schedule=False)
+    runtime: Runtime = application.bot_data["runtime"]
+    leadership = application.bot_data["leadership"]
+    other = LeaderLock(Database(database_url))
+    async with application:
+        await leadership.check()
+        assert leadership.is_leader
+        await until(lambda: runtime.scheduler is not None and runtime.scheduler.running)
+
+        with ctx.db.engine.connect() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                    "WHERE locktype = 'advisory' AND objid = :key"
+                ),
+                {"key": LOCK_KEY},
+            )
+        assert other.try_acquire()  # someone else may now lead ...
+        await leadership.check()  # ... and this process has stopped
+        assert not leadership.is_leader and runtime.scheduler is None
+        await leadership.check()
+        assert not leadership.is_leader  # it stands by while the other leads
+
+        other.release()
+        await leadership.check()
+        assert leadership.is_leader
+        await leadership.stop()
+    ctx.close()
