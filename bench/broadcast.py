@@ -2,7 +2,7 @@
 fake Bot API server (run in its own process, on 127.0.0.1).
 
     python bench/broadcast.py --chats 10000 --rate 1000
-    python bench/broadcast.py --chats 300 --rate 30
+    python bench/broadcast.py --chats 300 --rate 30 [--database URL-of-an-empty-database]
 
 Prints the achieved message rate as a fraction of the limiter's, messages lost and duplicated
 (counted by the server), and this process's peak memory.
@@ -38,11 +38,11 @@ async def run(
     chats: int,
     rate: float,
     base_url: str,
-    folder: str,
+    database_url: str,
     args_connections: int = 16,
     concurrency: int = 32,
 ) -> dict[str, float]:
-    db = Database(f"sqlite:///{folder}/broadcast.db")
+    db = Database(database_url)
     db.upgrade()
     now = datetime.now(UTC)
     for chat_id in range(1, chats + 1):
@@ -72,6 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--chats", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--database", help="an empty database URL (default: a temporary SQLite)")
     args = parser.parse_args()
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.fakebotapi"],
@@ -85,7 +86,8 @@ def main() -> None:
         port = int(server.stdout.readline())
         base_url = f"http://127.0.0.1:{port}/bot"
         with tempfile.TemporaryDirectory() as folder:
-            result = asyncio.run(run(args.chats, args.rate, base_url, folder))
+            url = args.database or f"sqlite:///{folder}/broadcast.db"
+            result = asyncio.run(run(args.chats, args.rate, base_url, url))
         with urllib.request.urlopen(f"{base_url}{TOKEN}/stats") as answer:
             counts = json.load(answer)["result"]
     finally:
@@ -99,8 +101,9 @@ def main() -> None:
     )
     duplicated = sum(max(0, n - len(MESSAGES)) for n in counts.values())
     achieved = received / result["elapsed"]
+    backend = (args.database or "sqlite").split(":")[0].split("+")[0]
     print(
-        f"{args.chats} chats × {len(MESSAGES)} messages = {expected} at a limit of "
+        f"{backend}: {args.chats} chats × {len(MESSAGES)} messages = {expected} at a limit of "
         f"{args.rate:g}/s: {result['elapsed']:.1f} s, achieved {achieved:.0f}/s "
         f"({achieved / args.rate:.2f} of the limit); lost {lost}, duplicated {duplicated}; "
         f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"

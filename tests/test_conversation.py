@@ -161,6 +161,27 @@ async def test_push_previews_then_broadcasts_once_on_approval(ctx: AppContext) -
     assert ctx.db.digests.latest("morning") is not None
 
 
+async def test_a_push_previewed_on_one_process_is_approved_on_another_once(
+    ctx: AppContext, database_url: str, clock: FakeClock
+) -> None:
+    """Webhook processes share the work: the Approve tap may reach another process."""
+    sent: list[int] = []
+
+    async def broadcast(digest_id: int, messages: Messages, chats: list[Chat]) -> BroadcastReport:
+        sent.append(digest_id)
+        return BroadcastReport(sent=len(chats))
+
+    other_process = AppContext(load_settings(), database_url=database_url, clock=clock)
+    here = Conversation(ctx, admins=frozenset({ADMIN}), broadcast=broadcast)
+    there = Conversation(other_process, admins=frozenset({ADMIN}), broadcast=broadcast)
+    replies = await here.handle(ADMIN_CALLER, "/push morning")
+    [[approve, _]] = replies[-1].buttons
+    [done] = await there.callback(ADMIN_CALLER, approve.data)
+    [again] = await here.callback(ADMIN_CALLER, approve.data)
+    other_process.close()
+    assert "成功" in done.text and "已处理" in again.text and len(sent) == 1
+
+
 async def test_digest_command_shows_the_latest(ctx: AppContext) -> None:
     talk = Conversation(ctx)
     [none] = await talk.handle(USER, "/digest")
