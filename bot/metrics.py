@@ -12,6 +12,7 @@ Two kinds of figures:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
 
 from digest.pipeline import SourceOutcome
 from storage import Database
@@ -26,6 +28,7 @@ from storage import Database
 if TYPE_CHECKING:
     from bot.delivery import BroadcastReport
 
+log = logging.getLogger(__name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -60,7 +63,13 @@ class DatabaseGauges(Collector):
         self._db = db
 
     def collect(self) -> Iterator[Metric]:
-        figures = DatabaseFigures.read(self._db)
+        try:
+            figures = DatabaseFigures.read(self._db)
+        except SQLAlchemyError as exc:  # the process's own counters are still worth a scrape
+            log.warning("metrics: the database did not answer: %s", exc)
+            yield GaugeMetricFamily("chipdigest_database_up", "1 if the database answered", 0)
+            return
+        yield GaugeMetricFamily("chipdigest_database_up", "1 if the database answered", 1)
         deliveries = GaugeMetricFamily(
             "chipdigest_deliveries", "Digest deliveries by status", labels=["status"]
         )

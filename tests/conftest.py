@@ -49,6 +49,13 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no stray .env, and data/ lands in the test's folder
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on (for servers a test starts, or a dead one)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @dataclass
 class FakeClock:
     now: datetime

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from bot.config import load_settings
 from bot.context import AppContext
 from digest.samples import SAMPLE_FEEDS, BundledFeedTransport
 from storage import Database
+from tests.conftest import free_port
 from tests.fakebotapi import TOKEN, FakeBotAPI
 from tests.feedserver import FeedServer
 
@@ -37,12 +37,6 @@ ADMIN, USER = 42, 777
 SUBSCRIBERS = list(range(2001, 2021))
 SECRET = "s3cret-token-for-the-webhook"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -350,3 +350,29 @@ async def test_a_leader_that_loses_its_lock_stops_at_once_and_stands_by(
         assert leadership.is_leader
         await leadership.stop()
     ctx.close()
+
+
+async def test_health_and_metrics_say_when_the_database_is_gone() -> None:
+    import httpx
+
+    from bot.status import StatusServer
+    from tests.conftest import free_port
+
+    dead, http = free_port(), free_port()  # nobody listens on `dead`: the database is down
+    ctx = AppContext(
+        load_settings(), database_url=f"postgresql+psycopg://nobody@127.0.0.1:{dead}/gone"
+    )
+    ctx.metrics.items_ingested.inc(3)
+    status = StatusServer(ctx, lambda: False)
+    status.start("127.0.0.1", http)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http}") as client:
+            health = await client.get("/healthz")
+            metrics = await client.get("/metrics")
+    finally:
+        await status.stop()
+        ctx.close()
+    assert health.status_code == 503 and health.json()["database"] is False
+    assert metrics.status_code == 200
+    assert "chipdigest_database_up 0.0" in metrics.text
+    assert "chipdigest_items_ingested_total 3.0" in metrics.text
