@@ -191,3 +191,12 @@ async def test_digest_command_shows_the_latest(ctx: AppContext) -> None:
     commands.compose_digest(ctx, edition="morning", save=True)
     replies = await talk.handle(USER, "/digest")
     assert "核心要点" in replies[0].text and len(replies) >= 1
+
+
+async def test_a_channel_with_a_real_sized_id_is_registered_by_an_admin(ctx: AppContext) -> None:
+    """Channel ids are -100 followed by ten digits: beyond 32 bits (PostgreSQL's integer)."""
+    talk = Conversation(ctx, admins=frozenset({ADMIN}))
+    await talk.handle(ADMIN_CALLER, "/subscribe -1001234567890 morning")
+    channel = ctx.db.chats.get(-1001234567890)
+    assert channel is not None and channel.kind == "channel" and channel.editions == ("morning",)
+    assert [c.chat_id for c in ctx.db.chats.subscribers("morning")] == [-1001234567890]
