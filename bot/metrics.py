@@ -111,7 +111,7 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
-        self.sent = Counter(
+        self.delivery_outcomes = Counter(
             "chipdigest_delivery_outcomes",
             "Digest deliveries finished by this process, by outcome (sent, failed, blocked)",
             ["outcome"],
@@ -129,15 +129,14 @@ class Metrics:
 
     def record_broadcast(self, report: BroadcastReport) -> None:
         for outcome in ("sent", "failed", "blocked"):
-            self.sent.labels(outcome).inc(getattr(report, outcome))
+            self.delivery_outcomes.labels(outcome).inc(getattr(report, outcome))
 
     def process_figures(self) -> list[tuple[str, float]]:
         """This process's counters as /stats shows them: a metric's samples summed over the
         source label, keyed by the sample name and its other labels."""
         figures: dict[str, float] = {}
-        for metric in self.registry.collect():
-            if metric.type not in ("counter", "histogram"):
-                continue
+        counters = (self.fetches, self.items_ingested, self.compose_seconds, self.delivery_outcomes)
+        for metric in (family for counter in counters for family in counter.collect()):
             for sample in metric.samples:
                 if not sample.name.endswith(("_total", "_count", "_sum")):
                     continue
