@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,6 +61,9 @@ class Runtime:
     sender: Sender
     scheduler: AsyncIOScheduler | None = None
     jobs: list[str] = field(default_factory=list)
+    # Whether this process sends broadcasts itself; a standby only queues them for the leader.
+    sends_itself: Callable[[], bool] = lambda: True
+    sending: set[int] = field(default_factory=set)  # digests this process is delivering now
 
     async def fetch_and_alert(self) -> None:
         self.ensure_edition_jobs()
@@ -98,9 +102,31 @@ class Runtime:
         return {self.ctx.settings.timezone} | self.ctx.db.chats.timezones(edition)
 
     async def broadcast(
-        self, digest_id: int, messages: Messages, chats: list[Chat]
+        self, digest_id: int, messages: Messages, chats: list[Chat] | None
     ) -> BroadcastReport:
-        return await self.broadcaster.broadcast(digest_id, messages, chats)
+        """Deliver now if this process sends (the leader, or the only process); otherwise
+        queue the deliveries: the leader's delivery job picks them up within seconds, so one
+        process spends the bot's send rate."""
+        if not self.sends_itself():
+            queued = self.ctx.db.deliveries.enqueue(digest_id, chats or [], self.ctx.clock())
+            log.info("digest %s: %d deliveries queued for the leader", digest_id, queued)
+            return BroadcastReport(queued=queued)
+        self.sending.add(digest_id)
+        try:
+            return await self.broadcaster.broadcast(digest_id, messages, chats)
+        finally:
+            self.sending.discard(digest_id)
+
+    async def deliver_pending(self) -> None:
+        """Finish deliveries left pending by anyone: queued by a standby, or interrupted when
+        the process sending them died."""
+        since = self.ctx.clock() - RESUME_WINDOW
+        for digest_id in self.ctx.db.deliveries.digests_with_pending(since):
+            if digest_id in self.sending:
+                continue
+            digest = commands.digest_by_id(self.ctx, digest_id)
+            log.info("delivering the pending messages of digest %s", digest_id)
+            await self.broadcast(digest_id, commands.messages_for_chats(self.ctx, digest), None)
 
     async def catch_up(self) -> None:
         """An edition whose last scheduled time passed while the bot was down runs once now;
@@ -128,9 +154,7 @@ class Runtime:
         digest = commands.digest_by_id(self.ctx, digest_id)
         chats = None if counts else self.ctx.db.chats.subscribers(edition, zone)
         log.info("resuming the delivery of digest %s", digest_id)
-        await self.broadcaster.broadcast(
-            digest_id, commands.messages_for_chats(self.ctx, digest), chats
-        )
+        await self.broadcast(digest_id, commands.messages_for_chats(self.ctx, digest), chats)
 
     def schedule(self) -> AsyncIOScheduler:
         zone = ZoneInfo(self.ctx.settings.timezone)
@@ -140,6 +164,15 @@ class Runtime:
             "interval",
             minutes=self.ctx.settings.fetch_interval_minutes,
             id="fetch",
+            coalesce=True,
+            max_instances=1,
+            next_run_time=datetime.now(zone),
+        )
+        scheduler.add_job(
+            self.deliver_pending,
+            "interval",
+            seconds=self.ctx.settings.leader_check_seconds,  # how soon a queued push goes
+            id="deliveries",
             coalesce=True,
             max_instances=1,
             next_run_time=datetime.now(zone),
@@ -299,6 +332,8 @@ def build_application(
     conversation = Conversation(ctx, frozenset(settings.admin_ids), broadcast=runtime.broadcast)
     leadership = Leadership(runtime, lock or LeaderLock(ctx.db), settings.leader_check_seconds)
     status = StatusServer(ctx, lambda: leadership.is_leader)
+    if schedule:
+        runtime.sends_itself = lambda: leadership.is_leader
     application.bot_data["runtime"] = runtime
     application.bot_data["leadership"] = leadership
     application.bot_data["conversation"] = conversation

@@ -495,17 +495,20 @@ class Conversation:
         chats = self.ctx.db.chats.subscribers(pending.edition)
         messages = commands.messages_for_chats(self.ctx, digest)
         report = await self.broadcast(digest_id, messages, chats)
-        return [
-            Reply(
-                self._t(
-                    caller,
-                    f"已发送：成功 {report.sent}，失败 {report.failed}，已屏蔽 {report.blocked}。",
-                    f"Sent: {report.sent} delivered, {report.failed} failed, "
-                    f"{report.blocked} blocked.",
-                ),
-                edit=True,
+        if report.queued:
+            text = self._t(
+                caller,
+                f"已排队：{report.queued} 个订阅者，由负责推送的进程在几秒内发送。",
+                f"Queued for {report.queued} subscribers: the sending process delivers them "
+                "within seconds.",
             )
-        ]
+        else:
+            text = self._t(
+                caller,
+                f"已发送：成功 {report.sent}，失败 {report.failed}，已屏蔽 {report.blocked}。",
+                f"Sent: {report.sent} delivered, {report.failed} failed, {report.blocked} blocked.",
+            )
+        return [Reply(text, edit=True)]
 
     async def _cmd_fetch(self, caller: Caller, args: list[str], rest: str) -> list[Reply]:
         outcomes = await commands.fetch(self.ctx)

@@ -123,6 +123,7 @@ class BroadcastReport:
     retried_after: int = 0
     plain_fallbacks: int = 0
     migrated: int = 0
+    queued: int = 0  # left for the leader to send (a standby process does not broadcast)
     errors: list[str] = field(default_factory=list)
 
 

@@ -11,7 +11,15 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.tables import AlertRow, Base, ChatRow, DeliveryRow, FollowRow, SubscriptionRow
+from storage.tables import (
+    AlertRow,
+    Base,
+    ChatRow,
+    DeliveryRow,
+    DigestRow,
+    FollowRow,
+    SubscriptionRow,
+)
 from storage.types import Chat, Delivery
 
 if TYPE_CHECKING:
@@ -170,6 +178,18 @@ class DeliveryRepository:
             table = Base.metadata.tables["deliveries"]
             statement = dialect.insert(table).on_conflict_do_nothing()
             return int(session.connection().execute(statement, rows).rowcount or 0)
+
+    def digests_with_pending(self, created_since: datetime) -> list[int]:
+        """Digests created since then that still have deliveries waiting, oldest first."""
+        query = (
+            select(DeliveryRow.digest_id)
+            .join(DigestRow, DigestRow.id == DeliveryRow.digest_id)
+            .where(DeliveryRow.status == "pending", DigestRow.created_at >= created_since)
+            .distinct()
+            .order_by(DeliveryRow.digest_id)
+        )
+        with self._db.session() as session:
+            return list(session.scalars(query))
 
     def pending(self, digest_id: int) -> list[Delivery]:
         query = (

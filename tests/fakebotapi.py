@@ -184,22 +184,30 @@ class FakeBotAPI:
         return {"update_id": update_id, "message": message}
 
     def push_callback(self, chat_id: int, user_id: int, data: str, message_id: int = 1) -> None:
-        self._push(
-            {
-                "callback_query": {
-                    "id": f"cq{self._next_update_id}",
-                    "chat_instance": "ci",
-                    "data": data,
-                    "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
-                    "message": {
-                        "message_id": message_id,
-                        "date": int(time.time()),
-                        "chat": self._chat(chat_id, "private"),
-                        "text": "…",
-                    },
-                }
-            }
-        )
+        self._push(self.callback_update(chat_id, user_id, data, message_id))
+
+    def callback_update(
+        self, chat_id: int, user_id: int, data: str, message_id: int = 1
+    ) -> dict[str, Any]:
+        """An update carrying a button press (for getUpdates, or POSTed to a webhook)."""
+        with self._lock:
+            update_id = self._next_update_id
+            self._next_update_id += 1
+        return {
+            "update_id": update_id,
+            "callback_query": {
+                "id": f"cq{update_id}",
+                "chat_instance": "ci",
+                "data": data,
+                "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
+                "message": {
+                    "message_id": message_id,
+                    "date": int(time.time()),
+                    "chat": self._chat(chat_id, "private"),
+                    "text": "…",
+                },
+            },
+        }
 
     # --- request handling -----------------------------------------------------------------
 

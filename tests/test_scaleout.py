@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -61,6 +62,14 @@ class BotProcess:
             return None
 
 
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
     start = time.monotonic()
     while not condition():
@@ -106,6 +115,7 @@ def start_bot(
         bot = BotProcess(process, webhook_port, http_port, log)
         started.append(bot)
         wait_for(lambda: bot.health() is not None, 60, f"{name} to serve /healthz")
+        wait_for(lambda: listening(webhook_port), 30, f"{name} to serve its webhook")
         return bot
 
     yield start
@@ -235,3 +245,38 @@ def test_webhook_requires_the_secret_and_stats_agree_with_metrics(
     assert any("now the leader" in line["message"] for line in log_lines)
     assert all({"level", "logger", "message", "timestamp"} <= line.keys() for line in log_lines)
     assert TOKEN not in bot.log.read_text() and SECRET not in bot.log.read_text()
+
+
+def test_a_push_approved_on_a_standby_is_sent_by_the_leader_once(
+    prepared: str, bot_api: FakeBotAPI, start_bot: Callable[[str], BotProcess]
+) -> None:
+    leader = start_bot("leader")
+    wait_for(lambda: (leader.health() or {}).get("leader") is True, 30, "the leader")
+
+    def caught_up() -> bool:
+        body = leader.get("/metrics").text
+        done = "chipdigest_delivery_outcomes_total{" in body
+        return done and metric(body, "chipdigest_delivery_outcomes_total") == len(SUBSCRIBERS)
+
+    wait_for(caught_up, 60, "the caught-up edition")
+    edition = bot_api.texts(SUBSCRIBERS[0])
+    standby = start_bot("standby")
+
+    standby.post_update(bot_api.message_update(ADMIN, ADMIN, "/push morning"), SECRET)
+    wait_for(lambda: any(m["reply_markup"] for m in bot_api.messages.get(ADMIN, [])), 20, "")
+    preview = [m for m in bot_api.messages[ADMIN] if not m["reply_markup"]]
+    buttons = next(m["reply_markup"] for m in bot_api.messages[ADMIN] if m["reply_markup"])
+    approve = buttons["inline_keyboard"][0][0]["callback_data"]
+    assert approve.startswith("approve:")
+    assert standby.post_update(bot_api.callback_update(ADMIN, ADMIN, approve), SECRET).is_success
+
+    wait_for(
+        lambda: any("Queued" in e["text"] or "排队" in e["text"] for e in bot_api.edits), 20, ""
+    )
+    pushed = [m["text"] for m in preview]
+    wait_for(lambda: bot_api.texts(SUBSCRIBERS[-1]) == edition + pushed, 30, "the push")
+    for chat_id in SUBSCRIBERS:
+        assert bot_api.texts(chat_id) == edition + pushed, f"chat {chat_id}"
+    total = lambda: metric(leader.get("/metrics").text, "chipdigest_delivery_outcomes_total")  # noqa: E731
+    wait_for(lambda: total() == 2 * len(SUBSCRIBERS), 20, "the leader to count both broadcasts")
+    assert "chipdigest_delivery_outcomes_total{" not in standby.get("/metrics").text  # sent none

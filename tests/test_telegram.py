@@ -259,7 +259,7 @@ def test_scheduler_runs_fetch_and_each_edition_in_the_configured_zone(running: R
     application, _ = running
     scheduler = runtime(application).schedule()
     ids = {job.id for job in scheduler.get_jobs()}
-    assert ids == {"fetch", "edition:morning", "edition:evening", "edition:weekly"}
+    assert ids == {"fetch", "deliveries", "edition:morning", "edition:evening", "edition:weekly"}
     morning = scheduler.get_job("edition:morning").trigger
     after = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
     assert morning.get_next_fire_time(None, after) == datetime(
