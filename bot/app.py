@@ -27,6 +27,7 @@ from telegram.request import HTTPXRequest
 
 from bot import commands
 from bot.alerts import send_alerts
+from bot.commands import CommandError
 from bot.context import AppContext
 from bot.conversation import HELP, Conversation
 from bot.delivery import TELEGRAM_API, Broadcaster, BroadcastReport, Messages, RateLimiter, Sender
@@ -124,7 +125,11 @@ class Runtime:
         for digest_id in self.ctx.db.deliveries.digests_with_pending(since):
             if digest_id in self.sending:
                 continue
-            digest = commands.digest_by_id(self.ctx, digest_id)
+            try:
+                digest = commands.digest_by_id(self.ctx, digest_id)
+            except (CommandError, KeyError, ValueError) as exc:  # one bad row stops no other
+                log.error("digest %s cannot be delivered: %r", digest_id, exc)
+                continue
             log.info("delivering the pending messages of digest %s", digest_id)
             await self.broadcast(digest_id, commands.messages_for_chats(self.ctx, digest), None)
 
