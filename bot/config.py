@@ -15,7 +15,14 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from digest.fetch import FetchOptions, Networks
@@ -24,6 +31,18 @@ from digest.pipeline import IngestOptions
 ENV_PREFIX = "CHIPDIGEST_"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+# An IANA time zone name, checked (settings, imported chats).
+ZoneName = Annotated[str, AfterValidator(known_zone)]
 
 
 class SettingsError(Exception):
@@ -42,7 +61,7 @@ class Settings(BaseSettings):
     telegram_token: SecretStr | None = None
     telegram_base_url: str | None = None
     admin_ids: Annotated[list[int], NoDecode] = []
-    timezone: str = "Asia/Shanghai"
+    timezone: ZoneName = "Asia/Shanghai"
     digest_language: str = Field(default="zh", pattern="^(zh|en)$")
     # name=cron (minute hour day month weekday) in the time zone, separated by ";"
     editions: Annotated[dict[str, str], NoDecode] = {
@@ -125,15 +144,6 @@ class Settings(BaseSettings):
             return value in _TRUE, ()
         networks = tuple(ipaddress.ip_network(p.strip(), strict=False) for p in value.split(","))
         return False, networks
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
 
     @field_validator("database_url")
     @classmethod

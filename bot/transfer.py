@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.commands import CommandError
+from bot.config import ZoneName
 from bot.context import AppContext
 
 FORMAT: Final = "chip-digest export"
@@ -37,19 +37,10 @@ class ChatRecord(_Record):
     kind: Literal["private", "group", "supergroup", "channel"]
     title: str | None = None
     language: Literal["zh", "en"] = "zh"
-    timezone: str = "Asia/Shanghai"
+    timezone: ZoneName = "Asia/Shanghai"
     active: bool = True
     editions: list[str] = Field(default_factory=list)
     follows: list[str] = Field(default_factory=list)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
 
 
 class Export(_Record):
