@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterable
 
 from pythonjsonlogger.json import JsonFormatter
+from sqlalchemy.engine import make_url
 
 from bot.config import Settings
 
@@ -43,8 +44,6 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    from sqlalchemy.engine import make_url
-
     values = [settings.telegram_token, settings.webhook_secret]
     found = [v.get_secret_value() for v in values if v is not None]
     if settings.database_url:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
@@ -45,6 +45,7 @@ class LeaderLock:
         self._db = db
         self._connection: Connection | None = None
         self._file: IO[str] | None = None
+        self._engine: Engine | None = None  # PostgreSQL: for the lock's own connection
 
     @property
     def held(self) -> bool:
@@ -91,33 +92,35 @@ class LeaderLock:
                 self._connection.execute(text("SELECT pg_advisory_unlock_all()"))
             self._connection.close()
             self._connection = None
-            self._engine.dispose()
         if self._file is not None:
             self._file.close()
             self._file = None
 
+    def _lock_engine(self) -> Engine:
+        # Its own engine, no pool: the lock lives as long as one connection of its own.
+        if self._engine is None:
+            self._engine = create_engine(
+                self._db.engine.url,
+                poolclass=NullPool,
+                # the client side notices a dead server as fast as the server notices us
+                connect_args={
+                    "connect_timeout": 10,
+                    "keepalives": 1,
+                    "keepalives_idle": 10,
+                    "keepalives_interval": 5,
+                    "keepalives_count": 3,
+                },
+            )
+        return self._engine
+
     def _acquire_postgres(self) -> bool:
-        # Its own engine: the lock lives as long as this one connection, outside the pool.
-        self._engine = create_engine(
-            self._db.engine.url,
-            poolclass=NullPool,
-            # the client side notices a dead server as fast as the server notices us
-            connect_args={
-                "connect_timeout": 10,
-                "keepalives": 1,
-                "keepalives_idle": 10,
-                "keepalives_interval": 5,
-                "keepalives_count": 3,
-            },
-        )
-        connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        connection = self._lock_engine().connect().execution_options(isolation_level="AUTOCOMMIT")
         connection.exec_driver_sql(_KEEPALIVES)
         taken = connection.execute(
             text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}
         ).scalar()
         if not taken:
             connection.close()
-            self._engine.dispose()
             return False
         self._connection = connection
         return True
