@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.delivery import Broadcaster, RateLimiter, make_bot
 from storage import Database
-from tests.fakebotapi import TOKEN
+from tests.support.fakebotapi import TOKEN
 
 MESSAGES = [
     "<b>国产算力简报 · 2026年11月23日</b>\n\n<b>核心要点</b>\n• 寒武纪总市值突破6000亿元 [1][2]",
@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--database", help="an empty database URL (default: a temporary SQLite)")
     args = parser.parse_args()
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakebotapi"],
+        [sys.executable, "-m", "tests.support.fakebotapi"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -24,13 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ingest import COMPANIES, TERMS, common_words
 from digest.companies import CompanyBase
-from digest.compose import Composer
-from digest.enrich import Enricher, load_domain_terms
-from digest.fetch import FetchOptions
-from digest.parse import ParsedFeed, RawEntry
-from digest.pipeline import IngestPipeline
-from digest.render import render_telegram
-from digest.template import Template
+from digest.compose.composer import Composer
+from digest.compose.render import render_telegram
+from digest.compose.template import Template
+from digest.ingest.enrich import Enricher, load_domain_terms
+from digest.ingest.fetch import FetchOptions
+from digest.ingest.parse import ParsedFeed, RawEntry
+from digest.ingest.pipeline import IngestPipeline
 from storage import Database
 
 OUTLETS = [f"Outlet {n}" for n in range(12)]

@@ -22,11 +22,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from digest.companies import CompanyBase
-from digest.enrich import Enricher, load_domain_terms
-from digest.fetch import FetchOptions
-from digest.pipeline import IngestPipeline, SourceOutcome
+from digest.ingest.enrich import Enricher, load_domain_terms
+from digest.ingest.fetch import FetchOptions
+from digest.ingest.pipeline import IngestPipeline, SourceOutcome
 from storage import Database
-from tests.feedserver import FeedServer
+from tests.support.feedserver import FeedServer
 
 HEADER = re.compile(rb"^Header:\s*([\w-]+):\s*(.+?)\s*$", re.MULTILINE)
 

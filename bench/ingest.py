@@ -185,12 +185,12 @@ def feed_xml(items: list[tuple[str, str]], offset: int) -> bytes:
 
 def run_once(n: int, capacity: int) -> dict[str, float]:
     from digest.companies import CompanyBase
-    from digest.enrich import Enricher, load_domain_terms
-    from digest.fetch import FetchOptions
-    from digest.normalise import html_to_text
-    from digest.pipeline import IngestOptions, IngestPipeline
+    from digest.ingest.enrich import Enricher, load_domain_terms
+    from digest.ingest.fetch import FetchOptions
+    from digest.ingest.normalise import html_to_text
+    from digest.ingest.pipeline import IngestOptions, IngestPipeline
     from storage import Database
-    from tests.feedserver import FeedServer
+    from tests.support.feedserver import FeedServer
 
     items = make_items(n)
     server = FeedServer().start()

@@ -16,7 +16,7 @@ from telegram.error import TelegramError
 
 from bot.context import AppContext
 from bot.delivery import Blocked, BroadcastReport, Sender
-from digest.render import esc
+from digest.html import esc, link
 from storage.types import Chat, Item
 
 log = logging.getLogger(__name__)
@@ -50,12 +50,7 @@ def render_alert(ctx: AppContext, batch: AlertBatch) -> str:
         name = company.display_name(batch.chat.language) if company else company_id
         lines.append(f"<b>{esc(name)}</b>")
         for item in items[:MAX_ITEMS_PER_ALERT]:
-            title = (
-                f'<a href="{esc(item.link)}">{esc(item.title)}</a>'
-                if item.link
-                else esc(item.title)
-            )
-            lines.append(f"• {title} — {esc(item.outlet)}")
+            lines.append(f"• {link(item.link, item.title)} — {esc(item.outlet)}")
     return "\n".join(lines)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
-from telegram import BotCommand, BotCommandScopeDefault
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -29,7 +29,7 @@ from bot import commands
 from bot.alerts import send_alerts
 from bot.commands import CommandError
 from bot.context import AppContext
-from bot.conversation import HELP, Conversation
+from bot.conversation import COMMANDS, Conversation
 from bot.delivery import TELEGRAM_API, Broadcaster, BroadcastReport, Messages, RateLimiter, Sender
 from bot.handlers import on_button, on_error, on_text
 from bot.status import StatusServer
@@ -294,10 +294,27 @@ class Leadership:
                 await work
 
 
-def command_menu(language: str) -> list[BotCommand]:
+def command_menu(language: str, admin: bool = False) -> list[BotCommand]:
+    """The command menu in ``language``: everyone's commands, and the admin ones for admins."""
     return [
-        BotCommand(name, texts[0] if language == "zh" else texts[1]) for name, texts in HELP.items()
+        BotCommand(c.name, c.description(language))
+        for c in COMMANDS.values()
+        if admin or not c.admin
     ]
+
+
+async def set_command_menus(bot: Any, admin_ids: Sequence[int]) -> None:
+    """Everyone's menu by default; each admin's private chat also lists the admin commands."""
+    scopes: list[tuple[Any, bool]] = [(BotCommandScopeDefault(), False)]
+    scopes += [(BotCommandScopeChat(admin_id), True) for admin_id in admin_ids]
+    for scope, admin in scopes:
+        for language in ("zh", "en"):
+            try:  # optional: a failure here is logged, not fatal
+                await bot.set_my_commands(
+                    command_menu(language, admin), scope, language_code=language
+                )
+            except TelegramError as exc:
+                log.warning("could not set the %s command menu (%s): %s", language, scope, exc)
 
 
 def build_application(
@@ -335,7 +352,9 @@ def build_application(
         Sender(ctx.db, application.bot, limiter, clock=ctx.clock),
     )
     conversation = Conversation(ctx, frozenset(settings.admin_ids), broadcast=runtime.broadcast)
-    leadership = Leadership(runtime, lock or LeaderLock(ctx.db), settings.leader_check_seconds)
+    leadership = Leadership(
+        runtime, lock or LeaderLock(ctx.db.store), settings.leader_check_seconds
+    )
     status = StatusServer(ctx, lambda: leadership.is_leader)
     if schedule:
         runtime.sends_itself = lambda: leadership.is_leader
@@ -347,13 +366,8 @@ def build_application(
     application.add_error_handler(on_error)
 
     async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        for language in ("zh", "en"):
-            try:  # optional: a failure here is logged, not fatal
-                await app.bot.set_my_commands(
-                    command_menu(language), BotCommandScopeDefault(), language_code=language
-                )
-            except TelegramError as exc:
-                log.warning("could not set the %s command menu: %s", language, exc)
+        conversation.bot_username = app.bot.username
+        await set_command_menus(app.bot, settings.admin_ids)
         if settings.http_port:
             status.start(settings.http_listen, settings.http_port)
         if schedule:

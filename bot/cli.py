@@ -1,4 +1,5 @@
-"""``chipdigest``: the command-line front end of the command layer."""
+"""``chipdigest``: argument parsing and the sub-commands, each a thin call into the command
+layer; output is :mod:`bot.terminal`'s, starting the bot is :mod:`bot.runner`'s."""
 
 from __future__ import annotations
 
@@ -7,139 +8,37 @@ import asyncio
 import json
 import logging
 import sys
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
-from telegram.error import InvalidToken, TelegramError
-
 from bot import commands, transfer
-from bot.app import build_application
 from bot.commands import CommandError
 from bot.config import Settings, SettingsError, load_settings
 from bot.context import AppContext
-from bot.conversation import Button, Caller, Conversation, Reply
-from bot.delivery import make_bot, plain_text
-from bot.logs import configure_logging, redact, secrets_of
+from bot.conversation import Button, Caller, Conversation
+from bot.logs import configure_logging
+from bot.runner import run_bot
+from bot.terminal import (
+    err,
+    fetch_with_progress,
+    item_json,
+    out,
+    print_digest,
+    print_items,
+    print_outcomes,
+    print_replies,
+    print_sources,
+    print_store_summary,
+    unwrap_when_not_a_terminal,
+)
+from digest.compose.render import render_text
 from digest.errors import DigestError
-from digest.model import Digest
-from digest.pipeline import SourceOutcome
-from digest.render import RENDERERS, render_telegram, render_text, telegram_length
-from digest.samples import SAMPLE_FEEDS, BundledFeedTransport
 from storage import StorageError
-from storage.leader import LeaderLock
-from storage.types import Item, Source
 
 log = logging.getLogger("chipdigest")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
-
 
 # --- output helpers ---------------------------------------------------------------------
-
-
-def _outcome_row(outcome: SourceOutcome) -> tuple[str, ...]:
-    status = {"ok": "ok", "not_modified": "not modified", "error": "error"}[outcome.status]
-    note = outcome.error or outcome.warning or ""
-    if outcome.disabled:
-        note += " (disabled after repeated failures)"
-    return (
-        str(outcome.source_id),
-        outcome.title or outcome.url,
-        status,
-        str(outcome.new),
-        str(outcome.relevant),
-        str(outcome.duplicate),
-        note,
-    )
-
-
-def print_outcomes(outcomes: Sequence[SourceOutcome]) -> None:
-    table = Table(title="Fetch cycle", title_justify="left")
-    for header in ("id", "source", "status", "new", "relevant", "duplicate", "note"):
-        table.add_column(header, overflow="fold")
-    for outcome in sorted(outcomes, key=lambda o: o.source_id):
-        table.add_row(*_outcome_row(outcome))
-    out.print(table)
-    new = sum(o.new for o in outcomes)
-    failed = sum(o.status == "error" for o in outcomes)
-    out.print(f"{len(outcomes)} sources, {new} new items, {failed} failed")
-
-
-async def _fetch_with_progress(ctx: AppContext, urls: Sequence[str], **kwargs: object) -> list:
-    total = len(urls) or len(ctx.db.sources.due(ctx.clock())) or None
-    with Progress(
-        TextColumn("fetching"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        console=err,
-        disable=not err.is_terminal,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("", total=total)
-
-        def advance(outcome: SourceOutcome) -> None:
-            progress.update(task, advance=1, description=outcome.title or outcome.url)
-
-        return await commands.fetch(ctx, urls, on_outcome=advance, **kwargs)  # type: ignore[arg-type]
-
-
-def item_json(item: Item) -> str:
-    return json.dumps(
-        {
-            "id": item.id,
-            "title": item.title,
-            "link": item.link,
-            "published": item.published_at.isoformat().replace("+00:00", "Z"),
-            "source": item.outlet,
-            "language": item.language,
-            "companies": list(item.companies),
-            "story_id": item.story_id,
-            "relevant": item.relevant,
-            "relevance": item.relevance,
-            "summary": item.summary,
-        },
-        ensure_ascii=False,
-    )
-
-
-def print_items(items: Sequence[Item]) -> None:
-    table = Table(title_justify="left")
-    for header in ("id", "published (UTC)", "source", "title", "companies", "story", "rel."):
-        table.add_column(header, overflow="fold")
-    for item in items:
-        table.add_row(
-            str(item.id),
-            item.published_at.strftime("%Y-%m-%d %H:%M"),
-            item.outlet,
-            item.title,
-            ", ".join(item.companies),
-            str(item.story_id),
-            "yes" if item.relevant else "no",
-        )
-    out.print(table)
-
-
-def print_sources(sources: Sequence[Source]) -> None:
-    table = Table(title_justify="left")
-    for header in ("id", "url", "title", "enabled", "errors", "last status", "last error"):
-        table.add_column(header, overflow="fold")
-    for s in sources:
-        table.add_row(
-            str(s.id),
-            s.url,
-            s.title or "",
-            "yes" if s.enabled else "no",
-            str(s.error_count),
-            s.last_status or "",
-            s.last_error or "",
-        )
-    out.print(table)
 
 
 # --- sub-commands -----------------------------------------------------------------------
@@ -148,12 +47,10 @@ def print_sources(sources: Sequence[Source]) -> None:
 def cmd_demo(ctx: AppContext, args: argparse.Namespace) -> int:
     """Ingest the bundled sample feeds into a fresh demo database and show what was stored."""
     ctx.prepare()
-    now = ctx.clock()
-    sources = [ctx.db.sources.add(feed.url, now, feed.title)[0] for feed in SAMPLE_FEEDS]
     out.rule("chip-digest demo: ingesting the bundled sample feeds (no network, no token)")
-    outcomes = asyncio.run(commands.fetch(ctx, sources=sources, transport=BundledFeedTransport()))
+    outcomes = asyncio.run(commands.ingest_samples(ctx))
     print_outcomes(outcomes)
-    _print_store_summary(ctx)
+    print_store_summary(ctx)
     result = commands.compose_digest(ctx, edition="demo", save=True)
     out.rule(f"The digest of the sample feeds (saved as digest #{result.saved_id})")
     print(render_text(result.digest))
@@ -164,36 +61,9 @@ def cmd_demo(ctx: AppContext, args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_store_summary(ctx: AppContext) -> None:
-    table = Table(title="Stored per feed", title_justify="left")
-    for header in ("feed", "items", "relevant"):
-        table.add_column(header)
-    for name, total, relevant in ctx.db.items.counts_by_source():
-        table.add_row(name, str(total), str(relevant))
-    out.print(table)
-
-    table = Table(title="Stored per company", title_justify="left")
-    for header in ("company", "id", "items"):
-        table.add_column(header)
-    for company_id, count in ctx.db.items.counts_by_company():
-        company = ctx.companies.get(company_id)
-        table.add_row(company.display_name("zh") if company else company_id, company_id, str(count))
-    out.print(table)
-
-    stories = ctx.db.items.stories(min_items=2, limit=30)
-    table = Table(title="Stories told by several outlets", title_justify="left")
-    for header in ("story", "outlets", "headline"):
-        table.add_column(header, overflow="fold")
-    for items in stories:
-        outlets = Counter(i.outlet for i in items)
-        table.add_row(str(items[0].story_id), ", ".join(outlets), items[0].title)
-    out.print(table)
-    out.print(f"{ctx.db.items.count()} items stored in {ctx.db.url}")
-
-
 def cmd_fetch(ctx: AppContext, args: argparse.Namespace) -> int:
     ctx.prepare()
-    outcomes = asyncio.run(_fetch_with_progress(ctx, args.url or ()))
+    outcomes = asyncio.run(fetch_with_progress(ctx, args.url or ()))
     if not outcomes:
         out.print(
             "no source is due (all are backing off or disabled): see `chipdigest sources list`"
@@ -273,25 +143,12 @@ def cmd_import(ctx: AppContext, args: argparse.Namespace) -> int:
         raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
         data = json.loads(raw)
     except OSError as exc:
-        raise CommandError(f"cannot read {args.file}: {exc.strerror}") from exc
+        raise CommandError("error.cannot_read", path=args.file, reason=exc.strerror) from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CommandError(f"{args.file} is not JSON: {exc}") from exc
+        raise CommandError("error.not_json", path=args.file, reason=exc) from exc
     report = transfer.import_state(ctx, transfer.parse_export(data))
     out.print(f"imported {args.file}: {report}", markup=False)
     return 0
-
-
-def print_digest(digest: Digest, fmt: str) -> None:
-    if fmt == "html":
-        messages = render_telegram(digest)
-        for number, message in enumerate(messages, 1):
-            print(
-                f"----- message {number}/{len(messages)} "
-                f"({telegram_length(message)} characters) -----"
-            )
-            print(message)
-    else:
-        print(RENDERERS[fmt](digest))
 
 
 def cmd_digest(ctx: AppContext, args: argparse.Namespace) -> int:
@@ -320,18 +177,6 @@ def local_conversation(ctx: AppContext) -> tuple[Conversation, Caller]:
     """The terminal user owns the database, so it acts as an admin."""
     admins = frozenset({*ctx.settings.admin_ids, LOCAL_USER})
     return Conversation(ctx, admins), Caller(LOCAL_CHAT, "private", LOCAL_USER, "terminal")
-
-
-def print_replies(replies: Sequence[Reply]) -> list[Button]:
-    buttons: list[Button] = []
-    for reply in replies:
-        print(plain_text(reply.text))
-        for row in reply.buttons:
-            for button in row:
-                buttons.append(button)
-                print(f"  [{len(buttons)}] {button.text}")
-        print()
-    return buttons
 
 
 def cmd_ask(ctx: AppContext, args: argparse.Namespace) -> int:
@@ -366,79 +211,6 @@ def cmd_console(ctx: AppContext, args: argparse.Namespace) -> int:
             buttons = print_replies(replies)
 
     asyncio.run(loop())
-    return 0
-
-
-def cmd_run(ctx: AppContext, args: argparse.Namespace) -> int:
-    """The bot and its scheduler, until interrupted: long polling (one process), or webhook
-    mode when CHIPDIGEST_WEBHOOK_URL is set (any number of processes, one leader)."""
-    settings = ctx.settings
-    if settings.telegram_token is None:
-        err.print(
-            "chipdigest: no bot token. Create a bot with @BotFather in Telegram, then set "
-            "CHIPDIGEST_TELEGRAM_TOKEN; until then try `chipdigest console` or `chipdigest demo`.",
-            markup=False,
-        )
-        return 2
-    ctx.prepare()
-    lock = LeaderLock(ctx.db)
-    try:
-        asyncio.run(_check_token(settings))  # fail early and cleanly on a rejected token
-        return _run_bot(ctx, lock)
-    except InvalidToken:
-        err.print(
-            "chipdigest: Telegram rejected the bot token: check CHIPDIGEST_TELEGRAM_TOKEN "
-            "(and CHIPDIGEST_TELEGRAM_BASE_URL if you use a Bot API proxy).",
-            markup=False,
-        )
-        return 2
-    except TelegramError as exc:
-        secrets = secrets_of(settings)
-        err.print(
-            f"chipdigest: Telegram refused to start the bot: {redact(str(exc), secrets)}",
-            markup=False,
-        )
-        return 1
-    finally:
-        lock.release()
-
-
-async def _check_token(settings: Settings) -> None:
-    assert settings.telegram_token is not None
-    token = settings.telegram_token.get_secret_value()
-    async with make_bot(token, settings.telegram_base_url, settings.http_proxy):
-        pass  # getMe succeeded
-
-
-def _run_bot(ctx: AppContext, lock: LeaderLock) -> int:
-    settings = ctx.settings
-    updates = ["message", "callback_query"]
-    if settings.webhook_url:
-        assert settings.webhook_secret is not None  # the settings insist on it
-        log.info(
-            "webhook mode: serving %s on %s:%d",
-            settings.webhook_url,
-            settings.webhook_listen,
-            settings.webhook_port,
-        )
-        build_application(ctx, lock=lock).run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path=settings.webhook_path,
-            webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret.get_secret_value(),
-            allowed_updates=updates,
-        )
-        return 0
-    # Two pollers of one bot would take each other's updates: one process only.
-    if not lock.try_acquire():
-        err.print(
-            "chipdigest: another `chipdigest run` already uses this database: stop it "
-            "first (two instances would both deliver), or run several in webhook mode.",
-            markup=False,
-        )
-        return 3
-    build_application(ctx, lock=lock).run_polling(allowed_updates=updates)
     return 0
 
 
@@ -551,8 +323,13 @@ def _context(settings: Settings, args: argparse.Namespace) -> AppContext:
     return AppContext(settings, database_url=args.database)
 
 
+def cmd_run(ctx: AppContext, args: argparse.Namespace) -> int:
+    return run_bot(ctx)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    unwrap_when_not_a_terminal()
     try:
         settings = load_settings()
     except SettingsError as exc:

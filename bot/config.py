@@ -25,8 +25,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from digest.fetch import FetchOptions, Networks
-from digest.pipeline import IngestOptions
+from digest.ingest.fetch import FetchOptions, Networks
+from digest.ingest.pipeline import IngestOptions
 
 ENV_PREFIX = "CHIPDIGEST_"
 _TRUE = frozenset({"1", "true", "yes", "on"})

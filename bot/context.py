@@ -12,11 +12,11 @@ import httpx
 from bot.config import Settings
 from bot.metrics import Metrics
 from digest.companies import CompanyBase
-from digest.compose import Composer
-from digest.enrich import Enricher, load_domain_terms
-from digest.pipeline import IngestPipeline, utcnow
-from digest.sources import load_source_specs
-from digest.template import Template
+from digest.compose.composer import Composer
+from digest.compose.template import Template
+from digest.ingest.enrich import Enricher, load_domain_terms
+from digest.ingest.pipeline import IngestPipeline, utcnow
+from digest.ingest.sources import load_source_specs
 from storage import Database, StorageError
 
 

@@ -22,10 +22,8 @@ answered: it is sent again (a repeat beats a loss).
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import os
-import re
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
@@ -45,6 +43,7 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
+from digest.html import strip_tags
 from storage import Database
 from storage.types import Chat, Delivery
 
@@ -138,11 +137,6 @@ def _seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-def plain_text(message: str) -> str:
-    """The same content without markup, for a chat where Telegram rejected the HTML."""
-    return html.unescape(re.sub(r"<[^>]+>", "", message))
-
-
 class Sender:
     """Sends one message to one chat, handling Telegram's answers (see the module's table)."""
 
@@ -203,7 +197,7 @@ class Sender:
                     raise
                 log.warning("chat %s rejected the HTML (%s); sending plain text", chat.chat_id, exc)
                 report.plain_fallbacks += 1
-                parse_mode, text = None, plain_text(message)
+                parse_mode, text = None, strip_tags(message)
             except NetworkError as exc:  # TimedOut is a NetworkError
                 attempts += 1
                 if attempts >= self.max_attempts:

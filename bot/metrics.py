@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy.exc import SQLAlchemyError
 
-from digest.pipeline import SourceOutcome
-from storage import Database
+from digest.ingest.pipeline import SourceOutcome
+from storage import Database, StorageError
 
 if TYPE_CHECKING:
     from bot.delivery import BroadcastReport
@@ -65,7 +64,7 @@ class DatabaseGauges(Collector):
     def collect(self) -> Iterator[Metric]:
         try:
             figures = DatabaseFigures.read(self._db)
-        except SQLAlchemyError as exc:  # the process's own counters are still worth a scrape
+        except StorageError as exc:  # the process's own counters are still worth a scrape
             log.warning("metrics: the database did not answer: %s", exc)
             yield GaugeMetricFamily("chipdigest_database_up", "1 if the database answered", 0)
             return

@@ -9,23 +9,21 @@ import json
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from tornado.httpserver import HTTPServer
 from tornado.web import Application, RequestHandler
 
 from bot.context import AppContext
 from bot.metrics import CONTENT_TYPE
+from storage import StorageError
 
 log = logging.getLogger(__name__)
 
 
 def database_ok(ctx: AppContext) -> bool:
     try:
-        with ctx.db.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        ctx.db.ping()
         return True
-    except SQLAlchemyError as exc:
+    except StorageError as exc:
         log.warning("health check: database unreachable: %s", exc)
         return False
 

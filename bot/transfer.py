@@ -102,7 +102,7 @@ def parse_export(data: object) -> Export:
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"]) or "the file"
-        raise CommandError(f"not a chip-digest export: {where}: {error['msg']}") from exc
+        raise CommandError("error.not_export", where=where, reason=error["msg"]) from exc
 
 
 def import_state(ctx: AppContext, export: Export) -> ImportReport:

@@ -7,7 +7,8 @@
     │   ├── ResponseTooLarge   the body passed the size cap
     │   ├── HTTPStatusError    4xx / 5xx
     │   └── NetworkError       DNS, connect, read, timeout, too many redirects
-    └── ParseError         the body is not a feed that yields entries
+    ├── ParseError         the body is not a feed that yields entries
+    └── CitationError      a composed digest whose [n] do not check out (never sent)
 
 The pipeline catches FetchError and ParseError per source and records them on the source row;
 one bad feed stops nothing.
@@ -51,3 +52,7 @@ class NetworkError(FetchError):
 
 class ParseError(DigestError):
     kind = "parse_error"
+
+
+class CitationError(DigestError):
+    """A digest whose citations do not check out; it must never be sent."""

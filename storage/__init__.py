@@ -4,6 +4,7 @@ This package knows nothing of fetching, digests or Telegram. It hands the rest o
 dataclasses from :mod:`storage.types`, never ORM rows.
 """
 
-from storage.db import Database, StorageError
+from storage.database import Database
+from storage.errors import StorageError
 
 __all__ = ["Database", "StorageError"]

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 
-from storage.tables import DigestItemRow, DigestRow, PushRequestRow
-from storage.types import DigestRecord, PushRequest
-
-if TYPE_CHECKING:
-    from storage.db import Database
+from storage.engine import SessionSource
+from storage.tables import DigestItemRow, DigestRow
+from storage.types import DigestRecord
 
 
 class DigestRepository:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, store: SessionSource) -> None:
+        self._store = store
 
     def save(
         self,
@@ -31,7 +28,7 @@ class DigestRepository:
         structure: str,
         item_ids: Sequence[int],
     ) -> int:
-        with self._db.session() as session:
+        with self._store.session() as session:
             row = DigestRow(
                 edition=edition,
                 created_at=created_at,
@@ -55,12 +52,12 @@ class DigestRepository:
         query = select(DigestRow).order_by(DigestRow.id.desc()).limit(1)
         if edition is not None:
             query = query.where(DigestRow.edition == edition)
-        with self._db.session() as session:
+        with self._store.session() as session:
             row = session.scalar(query)
             return None if row is None else self._record(session, row)
 
     def get(self, digest_id: int) -> DigestRecord | None:
-        with self._db.session() as session:
+        with self._store.session() as session:
             row = session.get(DigestRow, digest_id)
             return None if row is None else self._record(session, row)
 
@@ -82,42 +79,3 @@ class DigestRepository:
             structure=row.structure,
             item_ids=tuple(item_ids),
         )
-
-
-class PushRequestRepository:
-    """Admins' /push previews awaiting a decision."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def add(self, request: PushRequest) -> None:
-        with self._db.session() as session:
-            session.add(
-                PushRequestRow(
-                    token=request.token,
-                    edition=request.edition,
-                    admin_id=request.admin_id,
-                    structure=request.structure,
-                    created_at=request.created_at,
-                )
-            )
-
-    def decide(self, token: str, decision: str, now: datetime) -> PushRequest | None:
-        """Record ``decision`` if nobody decided before; the request, or None if it was
-        already decided (a double tap, or another process) or never existed."""
-        claim = (
-            update(PushRequestRow)
-            .where(PushRequestRow.token == token, PushRequestRow.decision.is_(None))
-            .values(decision=decision, decided_at=now)
-        )
-        with self._db.session() as session:
-            if session.execute(claim).rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            row = session.get(PushRequestRow, token)
-            assert row is not None
-            return PushRequest(row.token, row.edition, row.admin_id, row.structure, row.created_at)
-
-    def count_pending(self) -> int:
-        query = select(PushRequestRow.token).where(PushRequestRow.decision.is_(None))
-        with self._db.session() as session:
-            return len(list(session.scalars(query)))

@@ -7,17 +7,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import bindparam, case, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage.engine import SessionSource
 from storage.tables import Base, ItemCompanyRow, ItemRow, SourceRow
 from storage.types import Item, NewItem, StoredItemRef, StoredSignature
-
-if TYPE_CHECKING:
-    from storage.db import Database
 
 _KEY_CHUNK = 500  # stays under SQLite's bound-parameter limit
 
@@ -77,14 +75,14 @@ def _item_values(item: NewItem, story_id: int) -> dict[str, Any]:
 
 
 class ItemRepository:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, store: SessionSource) -> None:
+        self._store = store
 
     def existing_keys(self, keys: Iterable[str]) -> set[str]:
         """Which of ``keys`` (guid, link or content keys, all hex digests) are stored already."""
         wanted = sorted(set(keys))
         found: set[str] = set()
-        with self._db.session() as session:
+        with self._store.session() as session:
             for column in (ItemRow.guid_key, ItemRow.link_key, ItemRow.content_key):
                 for chunk in _chunks(wanted):
                     found.update(
@@ -100,12 +98,12 @@ class ItemRepository:
     @contextmanager
     def writer(self) -> Iterator[ItemWriter]:
         """One transaction for a batch whose later items depend on earlier ones' ids."""
-        with self._db.session() as session:
+        with self._store.session() as session:
             yield ItemWriter(self, session)
 
     @cached_property
     def _statements(self) -> _Statements:
-        return _Statements.build(self._db.engine.dialect.name)
+        return _Statements.build(self._store.engine.dialect.name)
 
     def _add(self, session: Session, item: NewItem) -> StoredItemRef | None:
         # Core statements with bound parameters: compiled once, then one round trip each.
@@ -138,7 +136,7 @@ class ItemRepository:
             .order_by(ItemRow.id.desc())
             .limit(limit)
         )
-        with self._db.session() as session:
+        with self._store.session() as session:
             return [
                 StoredSignature(i, s, sig, tuple(companies.split()))
                 for i, s, sig, companies in session.execute(query)
@@ -168,7 +166,7 @@ class ItemRepository:
             query = query.where(ItemRow.source_id == source_id)
         if relevant_only:
             query = query.where(ItemRow.relevant.is_(True))
-        with self._db.session() as session:
+        with self._store.session() as session:
             rows = list(session.scalars(query.limit(limit)))
             return self._to_items(session, rows)
 
@@ -192,7 +190,7 @@ class ItemRepository:
             query = query.where(ItemRow.fetched_at >= fetched_since)
         if relevant_only:
             query = query.where(ItemRow.relevant.is_(True))
-        with self._db.session() as session:
+        with self._store.session() as session:
             return self._to_items(session, list(session.scalars(query)), with_tokens=True)
 
     def search(self, terms: Sequence[str], limit: int = 10) -> list[Item]:
@@ -205,7 +203,7 @@ class ItemRepository:
         words = [t.replace('"', "") for t in terms if t.strip()]
         if not words:
             return []
-        if self._db.is_sqlite:
+        if self._store.is_sqlite:
             query = text(
                 "SELECT rowid FROM items_fts WHERE items_fts MATCH :match "
                 "ORDER BY rowid DESC LIMIT :n"
@@ -217,7 +215,7 @@ class ItemRepository:
                 "@@ plainto_tsquery('simple', :match) ORDER BY id DESC LIMIT :n"
             )
             match = " ".join(words)
-        with self._db.session() as session:
+        with self._store.session() as session:
             ids = list(session.scalars(query, {"match": match, "n": limit}))
             rows = list(session.scalars(select(ItemRow).where(ItemRow.id.in_(ids))))
             items = {i.id: i for i in self._to_items(session, rows)}
@@ -227,7 +225,7 @@ class ItemRepository:
         query = select(func.count()).where(
             ItemCompanyRow.company_id == company, ItemCompanyRow.published_at >= since
         )
-        with self._db.session() as session:
+        with self._store.session() as session:
             return session.scalar(query) or 0
 
     def company_items_after(self, company: str, after_id: int, limit: int = 50) -> list[Item]:
@@ -243,12 +241,12 @@ class ItemRepository:
             .order_by(ItemRow.id)
             .limit(limit)
         )
-        with self._db.session() as session:
+        with self._store.session() as session:
             return self._to_items(session, list(session.scalars(query)), with_tokens=True)
 
     def by_ids(self, ids: Sequence[int]) -> list[Item]:
         """These items, with their tokens, in id order."""
-        with self._db.session() as session:
+        with self._store.session() as session:
             rows = list(
                 session.scalars(
                     select(ItemRow).where(ItemRow.id.in_(list(ids))).order_by(ItemRow.id)
@@ -257,7 +255,7 @@ class ItemRepository:
             return self._to_items(session, rows, with_tokens=True)
 
     def max_id(self) -> int:
-        with self._db.session() as session:
+        with self._store.session() as session:
             return session.scalar(select(func.max(ItemRow.id))) or 0
 
     def _to_items(
@@ -294,7 +292,7 @@ class ItemRepository:
         ]
 
     def count(self) -> int:
-        with self._db.session() as session:
+        with self._store.session() as session:
             return session.scalar(select(func.count(ItemRow.id))) or 0
 
     def counts_by_source(self) -> list[tuple[str, int, int]]:
@@ -311,7 +309,7 @@ class ItemRepository:
             .group_by(label)
             .order_by(func.count(ItemRow.id).desc())
         )
-        with self._db.session() as session:
+        with self._store.session() as session:
             return [(name, n, int(r or 0)) for name, n, r in session.execute(query)]
 
     def counts_by_company(self) -> list[tuple[str, int]]:
@@ -320,7 +318,7 @@ class ItemRepository:
             .group_by(ItemCompanyRow.company_id)
             .order_by(func.count(ItemCompanyRow.item_id).desc(), ItemCompanyRow.company_id)
         )
-        with self._db.session() as session:
+        with self._store.session() as session:
             return [(c, n) for c, n in session.execute(query)]
 
     def stories(self, *, min_items: int = 1, limit: int = 20) -> list[list[Item]]:
@@ -333,7 +331,7 @@ class ItemRepository:
             .order_by(size.desc(), func.max(ItemRow.published_at).desc())
             .limit(limit)
         )
-        with self._db.session() as session:
+        with self._store.session() as session:
             story_ids = list(session.scalars(query))
             if not story_ids:
                 return []

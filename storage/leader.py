@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from storage.db import Database
+from storage.engine import SessionSource
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,8 @@ _KEEPALIVES = (
 class LeaderLock:
     """Try, check and release leadership; never blocks."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, store: SessionSource) -> None:
+        self._store = store
         self._connection: Connection | None = None
         self._file: IO[str] | None = None
         self._engine: Engine | None = None  # PostgreSQL: for the lock's own connection
@@ -56,7 +56,7 @@ class LeaderLock:
         if self.held:
             return self.still_held()
         try:
-            return self._acquire_sqlite() if self._db.is_sqlite else self._acquire_postgres()
+            return self._acquire_sqlite() if self._store.is_sqlite else self._acquire_postgres()
         except (SQLAlchemyError, OSError) as exc:
             log.warning("could not try the leader lock: %s", exc)
             self.release()
@@ -100,7 +100,7 @@ class LeaderLock:
         # Its own engine, no pool: the lock lives as long as one connection of its own.
         if self._engine is None:
             self._engine = create_engine(
-                self._db.engine.url,
+                self._store.engine.url,
                 poolclass=NullPool,
                 # the client side notices a dead server as fast as the server notices us
                 connect_args={
@@ -142,7 +142,7 @@ class LeaderLock:
         return True
 
     def _lock_path(self) -> Path:
-        database = self._db.engine.url.database
+        database = self._store.engine.url.database
         if not database or database == ":memory:":
             return Path("chipdigest.leader")
         return Path(f"{database}.leader")

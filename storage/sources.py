@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, or_, select
 
+from storage.engine import SessionSource
 from storage.tables import SourceRow
 from storage.types import Source
-
-if TYPE_CHECKING:
-    from storage.db import Database
 
 
 def _to_source(row: SourceRow) -> Source:
@@ -32,12 +29,12 @@ def _to_source(row: SourceRow) -> Source:
 
 
 class SourceRepository:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, store: SessionSource) -> None:
+        self._store = store
 
     def add(self, url: str, now: datetime, title: str | None = None) -> tuple[Source, bool]:
         """Add ``url`` unless present; returns the source and whether it was created."""
-        with self._db.session() as session:
+        with self._store.session() as session:
             row = session.scalar(select(SourceRow).where(SourceRow.url == url))
             if row is not None:
                 return _to_source(row), False
@@ -47,12 +44,12 @@ class SourceRepository:
             return _to_source(row), True
 
     def get(self, source_id: int) -> Source | None:
-        with self._db.session() as session:
+        with self._store.session() as session:
             row = session.get(SourceRow, source_id)
             return None if row is None else _to_source(row)
 
     def all(self) -> list[Source]:
-        with self._db.session() as session:
+        with self._store.session() as session:
             rows = session.scalars(select(SourceRow).order_by(SourceRow.id))
             return [_to_source(row) for row in rows]
 
@@ -64,11 +61,11 @@ class SourceRepository:
             .where(or_(SourceRow.next_check_at.is_(None), SourceRow.next_check_at <= now))
             .order_by(SourceRow.id)
         )
-        with self._db.session() as session:
+        with self._store.session() as session:
             return [_to_source(row) for row in session.scalars(query)]
 
     def remove(self, source_id: int) -> bool:
-        with self._db.session() as session:
+        with self._store.session() as session:
             result = session.execute(delete(SourceRow).where(SourceRow.id == source_id))
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -85,7 +82,7 @@ class SourceRepository:
         warning: str | None = None,
     ) -> None:
         """A fetch that worked: errors reset; a parse warning (bozo) is kept as last_error."""
-        with self._db.session() as session:
+        with self._store.session() as session:
             row = session.get(SourceRow, source_id)
             if row is None:
                 return
@@ -110,7 +107,7 @@ class SourceRepository:
         max_errors: int,
     ) -> Source | None:
         """Count a failure; past ``max_errors`` consecutive ones the source is disabled."""
-        with self._db.session() as session:
+        with self._store.session() as session:
             row = session.get(SourceRow, source_id)
             if row is None:
                 return None
@@ -125,7 +122,7 @@ class SourceRepository:
 
     def set_enabled(self, source_id: int, enabled: bool) -> Source | None:
         """Enable (an admin's re-enable clears the error count and backoff) or disable."""
-        with self._db.session() as session:
+        with self._store.session() as session:
             row = session.get(SourceRow, source_id)
             if row is None:
                 return None

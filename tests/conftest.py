@@ -6,20 +6,20 @@ import ipaddress
 import os
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from digest.companies import CompanyBase
-from digest.enrich import Enricher, load_domain_terms
-from digest.fetch import FetchOptions
-from digest.pipeline import IngestOptions, IngestPipeline
+from digest.ingest.enrich import Enricher, load_domain_terms
+from digest.ingest.fetch import FetchOptions
+from digest.ingest.pipeline import IngestOptions, IngestPipeline
 from storage import Database
-from tests.fakebotapi import FakeBotAPI
-from tests.feedserver import FeedServer
-from tests.pgcluster import PostgresCluster
+from tests.support.fakebotapi import FakeBotAPI
+from tests.support.feedserver import FeedServer
+from tests.support.helpers import FAST_FETCH, FakeClock, free_port  # noqa: F401  (re-used here)
+from tests.support.pgcluster import PostgresCluster
 
 # Read once, before the autouse fixture below clears CHIPDIGEST_* for each test.
 POSTGRES_URL = os.environ.get("CHIPDIGEST_TEST_POSTGRES_URL")
@@ -47,24 +47,6 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("CHIPDIGEST_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)  # no stray .env, and data/ lands in the test's folder
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (for servers a test starts, or a dead one)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class FakeClock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
 
 
 @pytest.fixture
@@ -154,15 +136,6 @@ def companies() -> CompanyBase:
 @pytest.fixture(scope="session")
 def enricher(companies: CompanyBase) -> Enricher:
     return Enricher(companies, load_domain_terms(), threshold=3.0)
-
-
-FAST_FETCH = FetchOptions(
-    connect_timeout=2,
-    read_timeout=1.0,
-    total_timeout=3.0,
-    max_bytes=256 * 1024,
-    allow_private=True,
-)
 
 
 @pytest.fixture

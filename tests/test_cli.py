@@ -10,13 +10,8 @@ import pytest
 
 from bot.cli import main
 from storage import Database
-from tests.fakebotapi import FakeBotAPI
-from tests.feedserver import FeedServer
-
-
-@pytest.fixture(autouse=True)
-def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "250")
+from tests.support.fakebotapi import FakeBotAPI
+from tests.support.feedserver import FeedServer
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

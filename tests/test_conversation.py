@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot import commands
 from bot.config import load_settings
 from bot.context import AppContext
 from bot.conversation import Caller, Conversation, Reply
 from bot.delivery import BroadcastReport, Messages
-from digest.samples import SAMPLE_FEEDS, BundledFeedTransport
 from storage.types import Chat
-from tests.conftest import FakeClock
+from tests.support.helpers import FakeClock
 
 ADMIN = 42
 USER = Caller(chat_id=1001, chat_kind="private", user_id=7)
@@ -23,8 +23,7 @@ ADMIN_CALLER = Caller(chat_id=4242, chat_kind="private", user_id=ADMIN)
 async def ctx(database_url: str, clock: FakeClock) -> AsyncIterator[AppContext]:
     context = AppContext(load_settings(), database_url=database_url, clock=clock)
     context.prepare()
-    sources = [context.db.sources.add(f.url, clock(), f.title)[0] for f in SAMPLE_FEEDS]
-    await context.pipeline(BundledFeedTransport()).run(sources)
+    await commands.ingest_samples(context)
     yield context
     context.close()
 
@@ -84,7 +83,7 @@ async def test_subscribe_settings_and_language(ctx: AppContext) -> None:
     [done] = await talk.handle(USER, "/subscribe morning weekly")
     assert "morning, weekly" in done.text
     [bad] = await talk.handle(USER, "/subscribe hourly")
-    assert "unknown edition 'hourly'" in bad.text
+    assert "未知期次 hourly" in bad.text and "morning" in bad.text  # in the chat's language
     [english] = await talk.handle(USER, "/settings lang en")
     assert "Language: en" in english.text and "Editions: morning, weekly" in english.text
     [tz] = await talk.handle(USER, "/settings tz Mars/Base")
@@ -118,7 +117,7 @@ async def test_admin_commands_are_refused_to_others(ctx: AppContext) -> None:
         [refused] = await talk.handle(USER, command)
         assert "管理员命令" in refused.text, command
     [stats] = await talk.handle(ADMIN_CALLER, "/stats")
-    assert "items: 67" in stats.text
+    assert "条目：67" in stats.text  # in the chat's language
 
 
 async def test_only_group_admins_change_group_settings(ctx: AppContext) -> None:

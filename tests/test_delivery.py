@@ -16,8 +16,8 @@ from telegram import Bot
 from bot.delivery import Broadcaster, RateLimiter, make_bot
 from storage import Database
 from storage.types import Chat
-from tests.conftest import FakeClock
-from tests.fakebotapi import TOKEN, FakeBotAPI, Fault
+from tests.support.fakebotapi import TOKEN, FakeBotAPI, Fault
+from tests.support.helpers import FakeClock
 
 MESSAGES = [
     "<b>核心要点</b>\n• 寒武纪 &amp; 海光 [1]",
@@ -216,7 +216,15 @@ async def test_killed_mid_broadcast_and_restarted_everyone_gets_it_exactly_once(
     digest = digest_id(db, clock)
     bot_api.hold_after = 23  # from the 24th message on nothing is answered; then the kill
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.broadcast_child", db.url, bot_api.base_url, str(digest), "3"],
+        [
+            sys.executable,
+            "-m",
+            "tests.support.broadcast_child",
+            db.url,
+            bot_api.base_url,
+            str(digest),
+            "3",
+        ],
         cwd=Path(__file__).parent.parent,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
     )

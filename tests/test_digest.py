@@ -13,16 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from digest.compose import CitationError, Composer, verify_citations
-from digest.keypoints import ExtractedPoint, StoryInput, trim
-from digest.model import Digest, KeyPoint, Section, SourceRef
-from digest.parse import ParsedFeed, RawEntry
-from digest.pipeline import IngestPipeline
-from digest.render import render_markdown, render_telegram, render_text, telegram_length
-from digest.template import Template
+from digest.compose.composer import Composer
+from digest.compose.keypoints import ExtractedPoint, StoryInput, trim
+from digest.compose.model import Digest, KeyPoint, Section, SourceRef, verify_citations
+from digest.compose.render import render_markdown, render_telegram, render_text
+from digest.compose.template import Template
+from digest.errors import CitationError
+from digest.html import telegram_length
+from digest.ingest.parse import ParsedFeed, RawEntry
+from digest.ingest.pipeline import IngestPipeline
 from storage import Database
 from storage.types import Item
-from tests.conftest import FakeClock
+from tests.support.helpers import FakeClock
 
 FIXTURE = Path(__file__).parent / "fixtures" / "digest_items.json"
 OFF_TOPIC = ("火锅", "新游戏", "hiking", "Stock markets", "降温")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipaddress
 from datetime import timedelta
 
-from digest.fetch import Fetcher, FetchOptions
+from digest.ingest.fetch import Fetcher, FetchOptions
 from storage import Database
-from tests.conftest import FAST_FETCH, FakeClock
-from tests.feedserver import FeedServer
+from tests.support.feedserver import FeedServer
+from tests.support.helpers import FAST_FETCH, FakeClock
 
 
 async def test_second_fetch_with_etag_gets_304_and_stores_nothing(

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from digest.normalise import canonical_link, content_key, guid_key, html_to_text, to_utc
+from digest.ingest.normalise import canonical_link, content_key, guid_key, html_to_text, to_utc
 from digest.text import detect_language, is_traditional, match_form, to_simplified
 
 FETCHED = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from storage import Database
-from tests.conftest import FakeClock
-from tests.feedserver import FIXTURES, FeedServer
+from tests.support.feedserver import FIXTURES, FeedServer
+from tests.support.helpers import FakeClock
 
 CASES = sorted(p.name.removesuffix(".expected.json") for p in FIXTURES.glob("*.expected.json"))
 

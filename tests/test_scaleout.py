@@ -25,13 +25,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from bot import commands
 from bot.config import load_settings
 from bot.context import AppContext
-from digest.samples import SAMPLE_FEEDS, BundledFeedTransport
 from storage import Database
-from tests.conftest import free_port
-from tests.fakebotapi import TOKEN, FakeBotAPI
-from tests.feedserver import FeedServer
+from tests.support.fakebotapi import TOKEN, FakeBotAPI
+from tests.support.feedserver import FeedServer
+from tests.support.helpers import free_port
 
 ROOT = Path(__file__).parent.parent
 ADMIN, USER = 42, 777
@@ -135,9 +135,8 @@ async def prepared(database_url: str, feed_server: FeedServer) -> str:
     ctx = AppContext(load_settings(), database_url=database_url)
     ctx.prepare()
     now = ctx.clock()
-    samples = [ctx.db.sources.add(f.url, now, f.title)[0] for f in SAMPLE_FEEDS]
-    await ctx.pipeline(BundledFeedTransport()).run(samples)
-    for source in samples:  # stored; not to be fetched again by the bots (no network)
+    await commands.ingest_samples(ctx)
+    for source in ctx.db.sources.all():  # stored; not to be fetched again by the bots (no network)
         ctx.db.sources.set_enabled(source.id, False)
     ctx.db.sources.add(feed_server.add_file("/live.xml", "rss2.xml", "application/rss+xml"), now)
     for chat_id in SUBSCRIBERS:
@@ -230,9 +229,9 @@ def test_webhook_requires_the_secret_and_stats_agree_with_metrics(
     stats = bot_api.texts(ADMIN)[0]
     body = bot.get("/metrics").text
     sent = metric(body, "chipdigest_deliveries", status="sent")
-    assert sent == len(SUBSCRIBERS) and f"deliveries: sent {int(sent)}" in stats
+    assert sent == len(SUBSCRIBERS) and f"投递：sent {int(sent)}" in stats
     pending = metric(body, "chipdigest_pending_deliveries")
-    assert f"pending deliveries: {int(pending)}" in stats
+    assert f"待投递：{int(pending)}" in stats
     outcomes = metric(body, "chipdigest_delivery_outcomes_total", outcome="sent")
     assert f"chipdigest_delivery_outcomes_total sent: {outcomes:g}" in stats
     fetched = metric(body, "chipdigest_fetches_total", outcome="ok")

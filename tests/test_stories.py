@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from digest.samples import sample_bytes
+from digest.ingest.samples import sample_bytes
 from storage import Database
-from tests.conftest import FakeClock
-from tests.feedserver import FeedServer
+from tests.support.feedserver import FeedServer
+from tests.support.helpers import FakeClock
 
 
 def serve_samples(server: FeedServer, *names: str) -> list[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.enrich import Enricher
+from digest.ingest.enrich import Enricher
 
 CASES_FILE = Path(__file__).parent / "fixtures" / "tagging_cases.tsv"
 

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 from telegram.ext import Application
 
+from bot import commands
 from bot.alerts import pending_alerts, send_alerts
 from bot.app import (
     Runtime,
@@ -22,12 +23,11 @@ from bot.app import (
 from bot.config import load_settings
 from bot.context import AppContext
 from bot.delivery import RateLimiter
-from digest.parse import ParsedFeed, RawEntry
-from digest.samples import SAMPLE_FEEDS, BundledFeedTransport
+from digest.ingest.parse import ParsedFeed, RawEntry
 from storage import Database
 from storage.leader import LOCK_KEY, LeaderLock
-from tests.fakebotapi import TOKEN, FakeBotAPI, Fault
-from tests.feedserver import FeedServer
+from tests.support.fakebotapi import TOKEN, FakeBotAPI, Fault
+from tests.support.feedserver import FeedServer
 
 ADMIN, ALICE, BOB = 42, 501, 502
 Running = tuple[Application[Any, Any, Any, Any, Any, Any], AppContext]
@@ -42,8 +42,7 @@ async def running(
     monkeypatch.setenv("CHIPDIGEST_ADMIN_IDS", str(ADMIN))
     ctx = AppContext(load_settings(), database_url=database_url)
     ctx.prepare()
-    sources = [ctx.db.sources.add(f.url, ctx.clock(), f.title)[0] for f in SAMPLE_FEEDS]
-    await ctx.pipeline(BundledFeedTransport()).run(sources)
+    await commands.ingest_samples(ctx)
     limiter = RateLimiter(overall=500, chat_interval=0.01, group_per_minute=6000)
     application = build_application(ctx, schedule=False, limiter=limiter)
     async with application:
@@ -190,11 +189,16 @@ async def test_command_menu_in_both_languages_and_a_failure_is_not_fatal(
     assert "en" in bot_api.commands and "zh" not in bot_api.commands
     assert "could not set the zh command menu" in caplog.text
     names = {c["command"] for c in bot_api.commands["en"]}
-    assert {"company", "subscribe", "push", "search"} <= names
+    assert {"company", "subscribe", "search"} <= names
+    assert "push" not in names  # the public menu lists no admin command
+    admin_menu = {c["command"] for c in bot_api.scoped_commands[(str(ADMIN), "en")]}
+    assert {"company", "push", "stats"} <= admin_menu
+    zh_admin = {c["command"]: c["description"] for c in bot_api.scoped_commands[(str(ADMIN), "zh")]}
+    assert "管理员" in zh_admin["push"]
 
 
 def test_one_leader_at_a_time_and_the_lock_passes_on_release(db: Database) -> None:
-    first, second = LeaderLock(db), LeaderLock(db)
+    first, second = LeaderLock(db.store), LeaderLock(db.store)
     assert first.try_acquire() and first.still_held()
     assert not second.try_acquire()  # polling refuses to start; a webhook process stands by
     first.release()
@@ -325,7 +329,7 @@ async def test_a_leader_that_loses_its_lock_stops_at_once_and_stands_by(
     application = build_application(ctx, schedule=False)
     runtime: Runtime = application.bot_data["runtime"]
     leadership = application.bot_data["leadership"]
-    other = LeaderLock(Database(database_url))
+    other = LeaderLock(Database(database_url).store)
     async with application:
         await leadership.check()
         assert leadership.is_leader
@@ -356,7 +360,7 @@ async def test_health_and_metrics_say_when_the_database_is_gone() -> None:
     import httpx
 
     from bot.status import StatusServer
-    from tests.conftest import free_port
+    from tests.support.helpers import free_port
 
     dead, http = free_port(), free_port()  # nobody listens on `dead`: the database is down
     ctx = AppContext(

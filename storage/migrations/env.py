@@ -1,11 +1,15 @@
-"""Alembic environment: runs on the engine handed in by :func:`storage.db.alembic_config`."""
+"""Alembic environment: runs on the engine handed in by :func:`storage.database.alembic_config`.
+
+The URL never goes through Alembic's ini-style config: its interpolation breaks on any ``%``
+(a URL-escaped password) and its errors would print the URL.
+"""
 
 from __future__ import annotations
 
 import zlib
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool, text
+from sqlalchemy import text
 
 from storage.tables import Base
 
@@ -16,7 +20,7 @@ UPGRADE_LOCK = zlib.crc32(b"chip-digest schema upgrade")
 
 def run_migrations_offline() -> None:
     context.configure(
-        url=config.get_main_option("sqlalchemy.url"),
+        url=config.attributes["engine"].url,
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
@@ -26,11 +30,7 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = config.attributes.get("engine") or engine_from_config(
-        config.get_section(config.config_ini_section, {}),
-        prefix="sqlalchemy.",
-        poolclass=pool.NullPool,
-    )
+    engine = config.attributes["engine"]
     with engine.connect() as connection:
         context.configure(
             connection=connection,

@@ -14,19 +14,27 @@ from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from digest.companies import CompanyBase
-from digest.errors import DigestError
-from digest.keypoints import CentroidExtractor, ExtractedPoint, KeyPointExtractor, StoryInput
-from digest.model import CompanyCount, Digest, KeyPoint, Section, SourceRef
-from digest.template import SectionSpec, Template
+from digest.compose.keypoints import (
+    CentroidExtractor,
+    ExtractedPoint,
+    KeyPointExtractor,
+    StoryInput,
+)
+from digest.compose.model import (
+    CompanyCount,
+    Digest,
+    KeyPoint,
+    Section,
+    SourceRef,
+    verify_citations,
+)
+from digest.compose.template import SectionSpec, Template
 from digest.text import sentence_spans
 from storage.types import Item
 
 CORE_MIN, CORE_MAX = 3, 5
+_CITATION = re.compile(r"\[(\d+)\]")
 RECENCY_HOURS = 24.0
-
-
-class CitationError(DigestError):
-    """A digest whose citations do not check out; it must never be sent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,32 +244,3 @@ class Composer:
             name = company.display_name(language) if company else company_id
             result.append(CompanyCount(company_id, name, count))
         return tuple(result)
-
-
-_CITATION = re.compile(r"\[(\d+)\]")
-
-
-def verify_citations(digest: Digest) -> None:
-    """Every [n] resolves to a listed source, every source is cited, numbering is 1..N in the
-    order of first citation. Raises :class:`CitationError` otherwise."""
-    numbers = [s.number for s in digest.sources]
-    if numbers != list(range(1, len(numbers) + 1)):
-        raise CitationError(f"sources are not numbered 1..{len(numbers)}: {numbers[:10]}")
-    first_seen: list[int] = []
-    for point in digest.key_points():
-        if not point.citations:
-            raise CitationError(f"a key point cites nothing: {point.text[:40]!r}")
-        for number in point.citations:
-            if not 1 <= number <= len(numbers):
-                raise CitationError(f"[{number}] does not resolve to a source")
-            if number not in first_seen:
-                first_seen.append(number)
-        if _CITATION.search(point.text):
-            raise CitationError(f"a key point carries its own citation marks: {point.text[:40]!r}")
-    if first_seen != numbers:
-        uncited = sorted(set(numbers) - set(first_seen))
-        raise CitationError(
-            f"sources not cited: {uncited[:10]}"
-            if uncited
-            else "sources are not numbered in order of first citation"
-        )

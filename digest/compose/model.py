@@ -6,9 +6,12 @@ saved digest can be shown again exactly.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
+
+from digest.errors import CitationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,4 +107,33 @@ class Digest:
             sources=tuple(SourceRef(**s) for s in data["sources"]),
             companies=tuple(CompanyCount(**c) for c in data["companies"]),
             headings=dict(data.get("headings", {})),
+        )
+
+
+_CITATION = re.compile(r"\[(\d+)\]")
+
+
+def verify_citations(digest: Digest) -> None:
+    """Every [n] resolves to a listed source, every source is cited, numbering is 1..N in the
+    order of first citation. Raises :class:`CitationError` otherwise."""
+    numbers = [s.number for s in digest.sources]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise CitationError(f"sources are not numbered 1..{len(numbers)}: {numbers[:10]}")
+    first_seen: list[int] = []
+    for point in digest.key_points():
+        if not point.citations:
+            raise CitationError(f"a key point cites nothing: {point.text[:40]!r}")
+        for number in point.citations:
+            if not 1 <= number <= len(numbers):
+                raise CitationError(f"[{number}] does not resolve to a source")
+            if number not in first_seen:
+                first_seen.append(number)
+        if _CITATION.search(point.text):
+            raise CitationError(f"a key point carries its own citation marks: {point.text[:40]!r}")
+    if first_seen != numbers:
+        uncited = sorted(set(numbers) - set(first_seen))
+        raise CitationError(
+            f"sources not cited: {uncited[:10]}"
+            if uncited
+            else "sources are not numbered in order of first citation"
         )

@@ -7,14 +7,11 @@ feed text through ``html.escape``; Markdown gets its special characters backslas
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable
 
-from digest.compose import verify_citations
-from digest.model import Digest, KeyPoint
-
-TELEGRAM_LIMIT = 4096  # characters of a message after entity parsing
+from digest.compose.model import Digest, KeyPoint, verify_citations
+from digest.html import MESSAGE_LIMIT, esc, link, shorten, strip_tags, telegram_length
 
 
 def _citations(point: KeyPoint) -> str:
@@ -86,14 +83,6 @@ def render_markdown(digest: Digest) -> str:
 # --- Telegram HTML ----------------------------------------------------------------------
 
 
-def esc(text: str) -> str:
-    return html.escape(text, quote=False)
-
-
-def _href(link: str) -> str:
-    return html.escape(link, quote=True)
-
-
 def telegram_blocks(digest: Digest) -> list[str]:
     """Units that are never split: the title, each section heading with its first bullet,
     each further bullet, the companies, each source line."""
@@ -109,24 +98,14 @@ def telegram_blocks(digest: Digest) -> list[str]:
             f"\n<b>{esc(digest.headings['companies'])}</b>\n{esc(_companies_line(digest))}"
         )
     source_lines = [
-        f"[{s.number}] "
-        + (f'<a href="{_href(s.link)}">{esc(s.title)}</a>' if s.link else esc(s.title))
-        + f" — {esc(s.outlet)}"
-        for s in digest.sources
+        f"[{s.number}] {link(s.link, s.title)} — {esc(s.outlet)}" for s in digest.sources
     ]
     blocks.append(f"\n<b>{esc(digest.headings['sources'])}</b>\n{source_lines[0]}")
     blocks.extend(source_lines[1:])
     return blocks
 
 
-def telegram_length(message: str) -> int:
-    """Length as Telegram counts it: UTF-16 code units of the text once tags and entities
-    are parsed."""
-    text = html.unescape(re.sub(r"<[^>]+>", "", message))
-    return len(text.encode("utf-16-le")) // 2
-
-
-def render_telegram(digest: Digest, limit: int = TELEGRAM_LIMIT) -> list[str]:
+def render_telegram(digest: Digest, limit: int = MESSAGE_LIMIT) -> list[str]:
     """Messages of at most ``limit`` characters, split only between blocks."""
     verify_citations(digest)
     return pack(telegram_blocks(digest), limit)
@@ -157,7 +136,9 @@ def _split_block(block: str, limit: int) -> tuple[str, str]:
         head = "\n".join(lines[:cut])
         if telegram_length(head) <= limit:
             return head, "\n".join(lines[cut:])
-    raise ValueError("a single line is longer than a Telegram message")
+    # One line alone is over the limit (a hostile feed's title, say): it is sent as plain text,
+    # cut to fit, rather than making the whole digest unsendable.
+    return esc(shorten(strip_tags(lines[0]), limit // 2)), "\n".join(lines[1:])
 
 
 RENDERERS = {"text": render_text, "markdown": render_markdown}

@@ -7,7 +7,7 @@ import sys
 
 from bot.delivery import Broadcaster, RateLimiter, make_bot
 from storage import Database
-from tests.fakebotapi import TOKEN
+from tests.support.fakebotapi import TOKEN
 
 
 async def main(database_url: str, base_url: str, digest_id: int, parts: int) -> None:

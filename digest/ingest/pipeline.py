@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from digest.dedup import StoryIndex, from_bytes, minhash, shingles, to_bytes
-from digest.enrich import Enricher, Enrichment
 from digest.errors import DigestError, HTTPStatusError, ParseError
-from digest.fetch import Fetcher, FetchOptions, FetchResult
-from digest.normalise import (
+from digest.ingest.dedup import StoryIndex, from_bytes, minhash, shingles, to_bytes
+from digest.ingest.enrich import Enricher, Enrichment
+from digest.ingest.fetch import Fetcher, FetchOptions, FetchResult
+from digest.ingest.normalise import (
     canonical_link,
     content_key,
     guid_key,
@@ -29,7 +29,7 @@ from digest.normalise import (
     one_line,
     to_utc,
 )
-from digest.parse import ParsedFeed, RawEntry, parse_feed
+from digest.ingest.parse import ParsedFeed, RawEntry, parse_feed
 from storage import Database
 from storage.items import ItemWriter
 from storage.types import NewItem, Source

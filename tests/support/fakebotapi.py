@@ -73,6 +73,7 @@ class FakeBotAPI:
         self.faults: list[Fault] = []
         self.blocked: set[int] = set()
         self.migrated: dict[int, int] = {}
+        self.scoped_commands: dict[tuple[str, str], Any] = {}
         self.commands: dict[str, list[dict[str, str]]] = {}
         self.send_times: dict[int, list[float]] = {}
         self.hold_after: int | None = None  # sendMessage calls beyond this are held, unanswered
@@ -105,7 +106,10 @@ class FakeBotAPI:
         self._httpd.daemon_threads = True
         self._httpd.request_queue_size = 1024
         self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll: shutdown() waits up to one interval (0.5 s by default, per test).
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -295,7 +299,17 @@ class FakeBotAPI:
         fault = self._fault_for("setMyCommands", None)
         if fault:
             return self._error(fault.status, fault.description)
-        self.commands[str(params.get("language_code", ""))] = params["commands"]
+        scope = params.get("scope") or {"type": "default"}
+        if isinstance(scope, str):
+            scope = json.loads(scope)
+        commands = params["commands"]
+        if isinstance(commands, str):
+            commands = json.loads(commands)
+        language = str(params.get("language_code", ""))
+        if scope.get("type", "default") == "default":
+            self.commands[language] = commands
+        else:  # e.g. {"type": "chat", "chat_id": 42}: one admin's own menu
+            self.scoped_commands[(str(scope.get("chat_id")), language)] = commands
         return 200, {"ok": True, "result": True}
 
     def _api_deleteWebhook(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -1,0 +1,109 @@
+"""The replies to the admins' commands (the conversation checks the admin list first)."""
+
+from __future__ import annotations
+
+from bot import commands
+from bot.chat import Button, Reply, Turn
+from bot.metrics import DatabaseFigures
+from digest.catalog import t
+from digest.compose.render import render_telegram
+from digest.html import esc
+
+
+async def preview(turn: Turn) -> list[Reply]:
+    edition = commands.check_editions(turn.ctx, turn.args[:1])[0]
+    digest = commands.compose_digest(turn.ctx, edition=edition, language=turn.language).digest
+    return [Reply(m) for m in render_telegram(digest)]
+
+
+async def push(turn: Turn) -> list[Reply]:
+    edition = commands.check_editions(turn.ctx, turn.args[:1])[0]
+    pending = commands.request_push(turn.ctx, edition, turn.caller.user_id, turn.language)
+    buttons = (
+        (
+            Button(t("push.approve", turn.language), f"approve:{pending.token}"),
+            Button(t("push.cancel", turn.language), f"cancel:{pending.token}"),
+        ),
+    )
+    messages = [Reply(m) for m in render_telegram(pending.digest)]
+    return [*messages, Reply(turn.t("push.ask", count=pending.subscribers), buttons)]
+
+
+async def decide_push(turn: Turn, decision: str, token: str) -> list[Reply]:
+    """Approve or Cancel pressed under a preview."""
+    if not turn.is_admin:
+        return turn.reply("refuse.admin_action")
+    if decision == "approve" and turn.broadcast is None:  # decided later, where it can be
+        return turn.reply("push.cannot_send")
+    outcome = await commands.decide_push(turn.ctx, token, decision, turn.broadcast)
+    params: dict[str, int] = {}
+    if not outcome.decided:
+        key = "push.already_handled"
+    elif decision == "cancel":
+        key = "push.cancelled"
+    elif outcome.queued:
+        key, params = "push.queued", {"count": outcome.queued}
+    else:
+        key = "push.sent"
+        params = {"sent": outcome.sent, "failed": outcome.failed, "blocked": outcome.blocked}
+    return [Reply(turn.t(key, **params), edit=True)]
+
+
+async def fetch(turn: Turn) -> list[Reply]:
+    outcomes = await commands.fetch(turn.ctx)
+    lines = [f"<b>{turn.t('fetch.title')}</b>"]
+    for o in sorted(outcomes, key=lambda o: o.source_id):
+        detail = t("fetch.new", turn.language, count=o.new) if o.status == "ok" else o.error
+        lines.append(f"{o.source_id}. {esc(o.title or o.url)}: {esc(detail or o.status)}")
+    return [Reply("\n".join(lines[:80]))]
+
+
+async def stats(turn: Turn) -> list[Reply]:
+    # The same figures as the Prometheus metrics (bot/metrics.py), so the two agree.
+    figures = DatabaseFigures.read(turn.ctx.db)
+    lines = [
+        f"<b>{turn.t('stats.title')}</b>",
+        turn.t("stats.subscribers", counts=_pairs(figures.chats)),
+        turn.t("stats.items", count=figures.items),
+        turn.t("stats.deliveries", counts=_pairs(figures.deliveries)),
+        turn.t("stats.pending", count=figures.pending_deliveries),
+        turn.t("stats.failing", count=figures.failing_sources),
+        f"<b>{turn.t('stats.process')}</b>",
+        *(esc(f"{name}: {value:g}") for name, value in turn.ctx.metrics.process_figures()),
+        f"<b>{turn.t('stats.sources')}</b>",
+    ]
+    for s in turn.ctx.db.sources.all():
+        state = t("stats.on" if s.enabled else "stats.off", turn.language)
+        name = s.title or s.url
+        if s.error_count:
+            line = turn.t(
+                "stats.source_failing",
+                id=s.id,
+                name=name,
+                state=state,
+                count=s.error_count,
+                error=s.last_error,
+            )
+        else:
+            line = turn.t("stats.source_ok", id=s.id, name=name, state=state)
+        lines.append(line)
+    return [Reply("\n".join(lines[:80]))]
+
+
+async def addsource(turn: Turn) -> list[Reply]:
+    if not turn.args:
+        return turn.reply("addsource.usage")
+    source, created = commands.add_source(turn.ctx, turn.args[0])
+    key = "addsource.added" if created else "addsource.present"
+    return turn.reply(key, id=source.id, url=source.url)
+
+
+async def delsource(turn: Turn) -> list[Reply]:
+    if not turn.args or not turn.args[0].isdigit():
+        return turn.reply("delsource.usage")
+    commands.remove_source(turn.ctx, int(turn.args[0]))
+    return turn.reply("delsource.done", id=turn.args[0])
+
+
+def _pairs(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-"

@@ -1,0 +1,70 @@
+"""What a chat front end hands the command replies, and what it gets back: plain dataclasses
+shared by the Telegram handlers, ``chipdigest ask`` and ``chipdigest console``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from bot.context import AppContext
+from bot.delivery import BroadcastReport, Messages
+from digest.catalog import t
+from digest.html import esc
+from storage.types import Chat
+
+BroadcastFn = Callable[[int, Messages, list[Chat]], Awaitable[BroadcastReport]]
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    text: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str  # Telegram HTML
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    edit: bool = False  # replace the message the button was on
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    chat_id: int
+    chat_kind: str  # private, group, supergroup, channel
+    user_id: int
+    chat_title: str | None = None
+    is_chat_admin: bool = True  # the front end asks Telegram for groups
+    language: str | None = None  # the user's Telegram language, when it is zh or en
+
+
+@dataclass(slots=True)
+class Turn:
+    """One message being answered: who asked, in which language, with which arguments."""
+
+    ctx: AppContext
+    caller: Caller
+    language: str  # resolved once per message
+    is_admin: bool
+    args: list[str] = field(default_factory=list)
+    rest: str = ""
+    broadcast: BroadcastFn | None = None
+
+    def t(self, key: str, /, **params: object) -> str:
+        """The catalog's text in the chat's language, escaped for Telegram HTML."""
+        return esc(t(key, self.language, **params))
+
+    def reply(self, key: str, /, **params: object) -> list[Reply]:
+        return [Reply(self.t(key, **params))]
+
+    def chat(self) -> Chat:
+        """The caller's chat, registered on first use with the configured defaults."""
+        settings = self.ctx.settings
+        return self.ctx.db.chats.upsert(
+            self.caller.chat_id,
+            self.caller.chat_kind,
+            self.caller.chat_title,
+            self.ctx.clock(),
+            language=self.language,
+            timezone=settings.timezone,
+        )

@@ -1,0 +1,79 @@
+"""The command layer: what every front end (CLI, console, Telegram) calls.
+
+Functions here take an :class:`~bot.context.AppContext` and plain arguments, return plain data,
+and raise :class:`CommandError` with a catalog key, so each front end words it in its reader's
+language. One module per subject; this package re-exports them all.
+"""
+
+from bot.commands.chats import change_settings, check_editions
+from bot.commands.companies import (
+    COMPANY_PAGE,
+    CardLine,
+    CompanyCard,
+    CompanyMatch,
+    company_card,
+    find_company,
+    list_items,
+    require_company,
+    search,
+)
+from bot.commands.digests import (
+    DEFAULT_EDITION,
+    DigestResult,
+    PushOutcome,
+    PushPreview,
+    compose_digest,
+    decide_push,
+    digest_by_id,
+    latest_digest,
+    messages_for_chats,
+    request_push,
+    save_digest,
+)
+from bot.commands.errors import CommandError, check_feed_url, parse_duration
+from bot.commands.sources import (
+    add_source,
+    enable_source,
+    export_opml,
+    fetch,
+    import_opml,
+    ingest_samples,
+    list_sources,
+    remove_source,
+)
+
+__all__ = [
+    "COMPANY_PAGE",
+    "DEFAULT_EDITION",
+    "CardLine",
+    "CommandError",
+    "CompanyCard",
+    "CompanyMatch",
+    "DigestResult",
+    "PushOutcome",
+    "PushPreview",
+    "add_source",
+    "change_settings",
+    "check_editions",
+    "check_feed_url",
+    "company_card",
+    "compose_digest",
+    "decide_push",
+    "digest_by_id",
+    "enable_source",
+    "export_opml",
+    "fetch",
+    "find_company",
+    "import_opml",
+    "ingest_samples",
+    "latest_digest",
+    "list_items",
+    "list_sources",
+    "messages_for_chats",
+    "parse_duration",
+    "remove_source",
+    "request_push",
+    "require_company",
+    "save_digest",
+    "search",
+]

@@ -1,0 +1,43 @@
+"""A chat's editions and settings, as every front end changes them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.commands.errors import CommandError
+from bot.context import AppContext
+from storage.types import Chat
+
+
+def check_editions(ctx: AppContext, names: Sequence[str]) -> list[str]:
+    """Configured edition names (the first configured one when none is named)."""
+    known = ctx.settings.editions
+    wanted = [a.lower() for a in names] or [next(iter(known))]
+    for name in wanted:
+        if name not in known:
+            raise CommandError("error.edition_unknown", edition=name, editions=", ".join(known))
+    return wanted
+
+
+def change_settings(ctx: AppContext, chat: Chat, args: Sequence[str]) -> Chat:
+    """``lang zh|en``, ``tz Zone/Name`` or ``editions a,b``; no arguments change nothing."""
+    if not args:
+        return chat
+    what, values = args[0].lower(), list(args[1:])
+    if what in ("lang", "language") and values:
+        if values[0] not in ("zh", "en"):
+            raise CommandError("settings.bad_language")
+        return ctx.db.chats.configure(chat.id, ctx.clock(), language=values[0]) or chat
+    if what in ("tz", "timezone") and values:
+        try:
+            ZoneInfo(values[0])
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise CommandError("settings.bad_timezone", zone=values[0][:64]) from exc
+        return ctx.db.chats.configure(chat.id, ctx.clock(), timezone=values[0]) or chat
+    if what == "editions" and values:
+        editions = check_editions(ctx, ",".join(values).replace(",", " ").split())
+        ctx.db.chats.unsubscribe(chat.id)
+        ctx.db.chats.subscribe(chat.id, editions)
+        return ctx.db.chats.get(chat.chat_id) or chat
+    raise CommandError("settings.usage")

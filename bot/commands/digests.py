@@ -1,0 +1,156 @@
+"""Digests: compose a window, save it, render it for each chat, and the admin's push workflow."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.commands.errors import CommandError, parse_duration
+from bot.context import AppContext
+from bot.delivery import BroadcastReport, Messages
+from digest.compose.model import Digest
+from digest.compose.render import render_telegram
+from storage.types import Chat, PushRequest
+
+DEFAULT_EDITION = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestResult:
+    digest: Digest
+    saved_id: int | None = None
+
+
+def compose_digest(
+    ctx: AppContext,
+    *,
+    since: str | None = None,
+    edition: str | None = None,
+    language: str | None = None,
+    save: bool = False,
+) -> DigestResult:
+    """Compose the digest of an edition's window (everything stored since its last saved
+    digest) or of the last ``since``; ``save`` records it as the edition's latest."""
+    if since and edition:
+        raise CommandError("error.since_and_edition")
+    if since and save:
+        raise CommandError("error.save_needs_edition")
+    language = language or ctx.settings.digest_language
+    if language not in ("zh", "en"):
+        raise CommandError("error.language", language=language)
+    edition = edition or DEFAULT_EDITION
+    now = ctx.clock()
+    last_id = ctx.db.items.max_id()  # the window ends here even if a fetch stores more meanwhile
+    if since:
+        start = now - parse_duration(since)
+        after_id = 0
+        items = ctx.db.items.window(after_id=0, last_id=last_id, fetched_since=start)
+    else:
+        start = None
+        previous = ctx.db.digests.latest(edition)
+        after_id = previous.last_item_id if previous else 0
+        items = ctx.db.items.window(after_id=after_id, last_id=last_id)
+    with ctx.metrics.compose_seconds.time():
+        digest = ctx.composer.compose(
+            items,
+            edition=edition,
+            language=language,
+            created_at=now,
+            after_item_id=after_id,
+            last_item_id=last_id,
+            since=start,
+        )
+    return DigestResult(digest, save_digest(ctx, digest) if save else None)
+
+
+def save_digest(ctx: AppContext, digest: Digest) -> int:
+    """Record a composed digest as its edition's latest (its window is now digested)."""
+    return ctx.db.digests.save(
+        edition=digest.edition,
+        created_at=digest.created_at,
+        after_item_id=digest.after_item_id,
+        last_item_id=digest.last_item_id,
+        since=digest.since,
+        language=digest.language,
+        structure=json.dumps(digest.to_dict()),
+        item_ids=digest.item_ids,
+    )
+
+
+def messages_for_chats(ctx: AppContext, digest: Digest) -> Callable[[Chat], list[str]]:
+    """Each chat's Telegram messages of ``digest``, headings in the chat's language."""
+    rendered: dict[str, list[str]] = {}
+
+    def messages(chat: Chat) -> list[str]:
+        language = chat.language if chat.language in ("zh", "en") else digest.language
+        if language not in rendered:
+            rendered[language] = render_telegram(ctx.composer.in_language(digest, language))
+        return rendered[language]
+
+    return messages
+
+
+def digest_by_id(ctx: AppContext, digest_id: int) -> Digest:
+    record = ctx.db.digests.get(digest_id)
+    if record is None:
+        raise CommandError("error.no_digest_id", id=digest_id)
+    return Digest.from_dict(json.loads(record.structure))
+
+
+def latest_digest(ctx: AppContext, edition: str | None = None) -> Digest:
+    """The latest saved digest, exactly as it was composed."""
+    record = ctx.db.digests.latest(edition)
+    if record is None:
+        if edition:
+            raise CommandError("error.no_digest_edition", edition=edition)
+        raise CommandError("error.no_digest")
+    return Digest.from_dict(json.loads(record.structure))
+
+
+# --- the admin's push: preview, then Approve or Cancel, decided once on any process -------
+
+
+@dataclass(frozen=True, slots=True)
+class PushPreview:
+    token: str
+    digest: Digest
+    subscribers: int
+
+
+def request_push(ctx: AppContext, edition: str, admin_id: int, language: str) -> PushPreview:
+    """Compose ``edition`` now and keep it, waiting for the admin's decision."""
+    digest = compose_digest(ctx, edition=edition, language=language).digest
+    token = secrets.token_hex(6)
+    structure = json.dumps(digest.to_dict())
+    ctx.db.push_requests.add(PushRequest(token, edition, admin_id, structure, ctx.clock()))
+    return PushPreview(token, digest, len(ctx.db.chats.subscribers(edition)))
+
+
+@dataclass(frozen=True, slots=True)
+class PushOutcome:
+    decided: bool  # False: already handled by someone, or expired
+    queued: int = 0
+    sent: int = 0
+    failed: int = 0
+    blocked: int = 0
+
+
+BroadcastFn = Callable[[int, Messages, list[Chat]], Awaitable[BroadcastReport]]
+
+
+async def decide_push(
+    ctx: AppContext, token: str, decision: str, broadcast: BroadcastFn | None
+) -> PushOutcome:
+    """Approve (save and broadcast) or cancel a pending push; once, whoever clicks first."""
+    pending = ctx.db.push_requests.decide(token, decision, ctx.clock())
+    if pending is None:
+        return PushOutcome(decided=False)
+    if decision != "approve" or broadcast is None:
+        return PushOutcome(decided=True)
+    digest = Digest.from_dict(json.loads(pending.structure))
+    digest_id = save_digest(ctx, digest)
+    chats = ctx.db.chats.subscribers(pending.edition)
+    report = await broadcast(digest_id, messages_for_chats(ctx, digest), chats)
+    return PushOutcome(True, report.queued, report.sent, report.failed, report.blocked)

@@ -1,0 +1,162 @@
+"""The replies to everyone's commands: each takes a :class:`~bot.chat.Turn`, asks the command
+layer, and words the answer from the catalog in the chat's language."""
+
+from __future__ import annotations
+
+from bot import commands
+from bot.chat import Button, Reply, Turn
+from bot.commands import CommandError, CompanyCard
+from digest.catalog import t
+from digest.companies import Company
+from digest.compose.render import render_telegram
+from digest.html import esc, link
+from storage.types import Chat
+
+
+async def start(turn: Turn) -> list[Reply]:
+    chat = turn.chat()
+    editions = ", ".join(chat.editions) or t("common.none", turn.language)
+    return turn.reply("start.hello", editions=editions)
+
+
+def target_chat(turn: Turn) -> Chat:
+    """A bot admin can act for a channel: ``/subscribe -1001234 morning``."""
+    args = turn.args
+    if args and args[0].lstrip("-").isdigit() and turn.is_admin:
+        turn.args = args[1:]
+        return turn.ctx.db.chats.upsert(
+            int(args[0]), "channel", None, turn.ctx.clock(), language=turn.language
+        )
+    return turn.chat()
+
+
+async def subscribe(turn: Turn) -> list[Reply]:
+    target = target_chat(turn)
+    editions = commands.check_editions(turn.ctx, turn.args)
+    turn.ctx.db.chats.subscribe(target.id, editions)
+    chat = turn.ctx.db.chats.get(target.chat_id)
+    return turn.reply("subscribe.done", editions=", ".join(chat.editions if chat else editions))
+
+
+async def unsubscribe(turn: Turn) -> list[Reply]:
+    target = target_chat(turn)
+    editions = commands.check_editions(turn.ctx, turn.args) if turn.args else None
+    turn.ctx.db.chats.unsubscribe(target.id, editions)
+    return turn.reply("unsubscribe.done")
+
+
+async def digest(turn: Turn) -> list[Reply]:
+    try:
+        latest = commands.latest_digest(turn.ctx, turn.args[0] if turn.args else None)
+    except CommandError:
+        return turn.reply("digest.none")
+    latest = turn.ctx.composer.in_language(latest, turn.language)
+    return [Reply(m) for m in render_telegram(latest)]
+
+
+async def companies(turn: Turn) -> list[Reply]:
+    by_segment: dict[str, list[Company]] = {}
+    for company in turn.ctx.companies:
+        by_segment.setdefault(company.segment, []).append(company)
+    lines = [f"<b>{turn.t('companies.title')}</b>"]
+    for segment, members in by_segment.items():
+        names = ", ".join(esc(c.display_name(turn.language)) for c in members)
+        lines.append(f"<i>{esc(segment)}</i>: {names}")
+    return [Reply("\n".join(lines))]
+
+
+async def company(turn: Turn) -> list[Reply]:
+    if not turn.rest:
+        return turn.reply("company.usage")
+    match = commands.find_company(turn.ctx, turn.rest)
+    if match.company is not None:
+        return [card(turn, commands.company_card(turn.ctx, match.company))]
+    query = turn.rest[:100]
+    if not match.suggestions:
+        return turn.reply("company.not_found", query=query)
+    buttons = tuple(
+        (Button(c.display_name(turn.language), f"company:{c.id}:0"),) for c in match.suggestions
+    )
+    return [Reply(turn.t("company.which", query=query), buttons)]
+
+
+def card(turn: Turn, card: CompanyCard) -> Reply:
+    firm = card.company
+    tickers = ", ".join(firm.tickers) or t("company.unlisted", turn.language)
+    lines = [
+        f"<b>{esc(firm.name_zh)} · {esc(firm.name_en)}</b>",
+        f"{esc(tickers)} · {esc(firm.segment)}",
+        esc(firm.description),
+        turn.t("company.counts", week=card.week, month=card.month),
+    ]
+    for line in card.lines:
+        lead = line.story.items[0]
+        outlets = ", ".join(dict.fromkeys(i.outlet for i in line.story.items))
+        arrow = f" {link(lead.link, '↗')}" if lead.link else ""
+        lines.append(f"• {esc(line.point)} — {esc(outlets)}{arrow}")
+    if not card.lines:
+        lines.append(turn.t("company.no_news"))
+    next_offset = card.offset + commands.COMPANY_PAGE
+    more = Button(t("company.more", turn.language), f"company:{firm.id}:{next_offset}")
+    buttons = ((more,),) if card.has_more else ()
+    return Reply("\n".join(lines), buttons, edit=card.offset > 0)
+
+
+async def search(turn: Turn) -> list[Reply]:
+    if not turn.rest:
+        return turn.reply("search.usage")
+    items = commands.search(turn.ctx, turn.rest)
+    query = turn.rest[:100]
+    if not items:
+        return turn.reply("search.nothing", query=query)
+    lines = [f"<b>{esc(query)}</b>"]
+    for item in items:
+        when = f"{item.published_at:%Y-%m-%d}"
+        lines.append(f"• {link(item.link, item.title)} — {esc(item.outlet)} · {when}")
+    return [Reply("\n".join(lines))]
+
+
+async def follow(turn: Turn) -> list[Reply]:
+    firm = commands.require_company(turn.ctx, turn.rest)
+    chat = turn.chat()
+    turn.ctx.db.follows.follow(chat.id, firm.id, turn.ctx.db.items.max_id())
+    return turn.reply("follow.done", name=firm.display_name(turn.language))
+
+
+async def unfollow(turn: Turn) -> list[Reply]:
+    firm = commands.require_company(turn.ctx, turn.rest)
+    turn.ctx.db.follows.unfollow(turn.chat().id, firm.id)
+    return turn.reply("unfollow.done")
+
+
+async def following(turn: Turn) -> list[Reply]:
+    ids = turn.ctx.db.follows.following(turn.chat().id)
+    names = [c.display_name(turn.language) for i in ids if (c := turn.ctx.companies.get(i))]
+    if not names:
+        return turn.reply("following.none")
+    return [Reply(esc(", ".join(names)))]
+
+
+async def settings(turn: Turn) -> list[Reply]:
+    chat = commands.change_settings(turn.ctx, turn.chat(), turn.args)
+    none = t("common.none", chat.language)
+    available = ", ".join(f"{n} ({c})" for n, c in turn.ctx.settings.editions.items())
+    text = esc(
+        t(
+            "settings.summary",
+            chat.language,
+            language=chat.language,
+            timezone=chat.timezone,
+            editions=", ".join(chat.editions) or none,
+            available=available,
+        )
+    )
+    return [Reply(text)]
+
+
+async def sources(turn: Turn) -> list[Reply]:
+    lines = [f"<b>{turn.t('sources.title')}</b>"]
+    for s in turn.ctx.db.sources.all():
+        state = "✓" if s.enabled and not s.error_count else ("⚠" if s.enabled else "✗")
+        lines.append(f"{state} {s.id}. {esc(s.title or s.url)}")
+    return [Reply("\n".join(lines[:60]))]
