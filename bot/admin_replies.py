@@ -8,6 +8,7 @@ from bot.metrics import DatabaseFigures
 from digest.catalog import t
 from digest.compose.render import render_telegram
 from digest.html import esc
+from digest.urls import display_url
 
 
 async def preview(turn: Turn) -> list[Reply]:
@@ -74,7 +75,7 @@ async def stats(turn: Turn) -> list[Reply]:
     ]
     for s in turn.ctx.db.sources.all():
         state = t("stats.on" if s.enabled else "stats.off", turn.language)
-        name = s.title or s.url
+        name = s.title or display_url(s.url)
         if s.error_count:
             line = turn.t(
                 "stats.source_failing",
@@ -95,7 +96,7 @@ async def addsource(turn: Turn) -> list[Reply]:
         return turn.reply("addsource.usage")
     source, created = commands.add_source(turn.ctx, turn.args[0])
     key = "addsource.added" if created else "addsource.present"
-    return turn.reply(key, id=source.id, url=source.url)
+    return turn.reply(key, id=source.id, url=display_url(source.url))
 
 
 async def delsource(turn: Turn) -> list[Reply]:

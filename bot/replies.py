@@ -10,6 +10,7 @@ from digest.catalog import t
 from digest.companies import Company
 from digest.compose.render import render_telegram
 from digest.html import esc, link
+from digest.urls import display_url
 from storage.types import Chat
 
 
@@ -25,7 +26,12 @@ def target_chat(turn: Turn) -> Chat:
     if args and args[0].lstrip("-").isdigit() and turn.is_admin:
         turn.args = args[1:]
         return turn.ctx.db.chats.upsert(
-            int(args[0]), "channel", None, turn.ctx.clock(), language=turn.language
+            int(args[0]),
+            "channel",
+            None,
+            turn.ctx.clock(),
+            language=turn.ctx.settings.digest_language,
+            timezone=turn.ctx.settings.timezone,
         )
     return turn.chat()
 
@@ -158,5 +164,5 @@ async def sources(turn: Turn) -> list[Reply]:
     lines = [f"<b>{turn.t('sources.title')}</b>"]
     for s in turn.ctx.db.sources.all():
         state = "✓" if s.enabled and not s.error_count else ("⚠" if s.enabled else "✗")
-        lines.append(f"{state} {s.id}. {esc(s.title or s.url)}")
+        lines.append(f"{state} {s.id}. {esc(s.title or display_url(s.url))}")
     return [Reply("\n".join(lines[:60]))]

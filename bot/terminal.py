@@ -21,18 +21,17 @@ from digest.html import strip_tags, telegram_length
 from digest.ingest.pipeline import SourceOutcome
 from storage.types import Item, Source
 
-UNWRAPPED = 100_000  # columns for a stream that is not a terminal
+PIPE_COLUMNS = 200  # tables and rules on a stream that is not a terminal
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def unwrap_when_not_a_terminal() -> None:
-    """Rich wraps at 80 columns when it cannot ask a terminal; a log collector would then see
-    one message as several lines."""
-    for console in (out, err):
-        if not console.is_terminal:
-            console.width = UNWRAPPED
+    """Rich assumes 80 columns when it cannot ask a terminal and folds table cells to fit;
+    messages never wrap (``soft_wrap``), so a log collector sees one line as one line."""
+    if not out.is_terminal:
+        out.width = PIPE_COLUMNS
 
 
 def _outcome_row(outcome: SourceOutcome) -> tuple[str, ...]:

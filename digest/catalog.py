@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
 
@@ -30,6 +30,9 @@ class Catalog:
         entries: dict[str, dict[str, str]] = {}
         _flatten(data, "", entries)
         return cls(entries)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._entries))
 
     def keys(self) -> list[str]:
         return sorted(self._entries)

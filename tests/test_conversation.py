@@ -11,6 +11,7 @@ from bot.config import load_settings
 from bot.context import AppContext
 from bot.conversation import Caller, Conversation, Reply
 from bot.delivery import BroadcastReport, Messages
+from digest.compose.render import render_telegram
 from storage.types import Chat
 from tests.support.helpers import FakeClock
 
@@ -189,7 +190,9 @@ async def test_digest_command_shows_the_latest(ctx: AppContext) -> None:
 
     commands.compose_digest(ctx, edition="morning", save=True)
     replies = await talk.handle(USER, "/digest")
-    assert "核心要点" in replies[0].text and len(replies) >= 1
+    latest = ctx.composer.in_language(commands.latest_digest(ctx, "morning"), "zh")
+    assert "核心要点" in replies[0].text
+    assert [r.text for r in replies] == render_telegram(latest)  # the whole digest, every part
 
 
 async def test_a_channel_with_a_real_sized_id_is_registered_by_an_admin(ctx: AppContext) -> None:

@@ -170,7 +170,7 @@ async def test_network_errors_and_timeouts_are_retried_with_backoff(
         digest_id(db, clock), MESSAGES, chats
     )
     assert report.sent == 2
-    assert pauses[:2] == [0.5, 1.0] or sorted(pauses) == [0.5, 0.5, 1.0]
+    assert sorted(pauses) == [0.5, 0.5, 1.0]  # 601: two 502s, 602: one timeout
     assert bot_api.texts(601) == MESSAGES
 
 

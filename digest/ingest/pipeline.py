@@ -30,7 +30,8 @@ from digest.ingest.normalise import (
     to_utc,
 )
 from digest.ingest.parse import ParsedFeed, RawEntry, parse_feed
-from storage import Database
+from digest.urls import display_url
+from storage import Database, StorageError
 from storage.items import ItemWriter
 from storage.types import NewItem, Source
 
@@ -123,7 +124,15 @@ class IngestPipeline:
             return outcome
 
         async with Fetcher(self.fetch_options, self._transport) as fetcher:
-            return list(await asyncio.gather(*(one(fetcher, s) for s in sources)))
+            results = await asyncio.gather(
+                *(one(fetcher, s) for s in sources), return_exceptions=True
+            )
+        # A bug is not a feed's fault (reader's rule): the other sources were still ingested,
+        # nothing was counted against the source, and the bug is raised for the caller to log.
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [r for r in results if isinstance(r, SourceOutcome)]
 
     def ingest_parsed(self, source: Source, feed: ParsedFeed) -> SourceOutcome:
         """Store an already-parsed feed by the same path as a fetched one (importers, tests)."""
@@ -152,7 +161,7 @@ class IngestPipeline:
             return self._failed(source, result.error, now)
         if result.status == "not_modified":
             self._succeeded(source, result, now, "not_modified", None, None)
-            return SourceOutcome(source.id, source.url, source.title, "not_modified")
+            return SourceOutcome(source.id, display_url(source.url), source.title, "not_modified")
         try:
             feed = parse_feed(result.body, result.headers, result.final_url or source.url)
         except ParseError as exc:
@@ -160,13 +169,24 @@ class IngestPipeline:
         try:
             async with self._write_lock:  # one writer; the event loop stays free for fetches
                 outcome = await asyncio.to_thread(self._store_feed, source, feed, now, index)
-        except Exception as exc:  # a bug or a database fault must not end the cycle
-            log.exception("storing items of source %s (%s) failed", source.id, source.url)
+        except StorageError as exc:  # what this feed brought could not be stored: its error
+            log.warning(
+                "storing items of source %s (%s) failed: %s",
+                source.id,
+                display_url(source.url),
+                exc,
+            )
             return self._failed(source, DigestError(f"storing items failed: {exc}"), now)
+        except Exception:
+            log.exception("bug while ingesting source %s (%s)", source.id, display_url(source.url))
+            raise
         self._succeeded(source, result, now, "ok", feed.title, feed.warning)
         if feed.warning:
             log.warning(
-                "source %s (%s) is malformed but usable: %s", source.id, source.url, feed.warning
+                "source %s (%s) is malformed but usable: %s",
+                source.id,
+                display_url(source.url),
+                feed.warning,
             )
         return replace(outcome, warning=feed.warning, title=source.title or feed.title)
 
@@ -207,14 +227,14 @@ class IngestPipeline:
         log.warning(
             "source %s (%s) failed (%d in a row): %s%s",
             source.id,
-            source.url,
+            display_url(source.url),
             errors,
             error,
             "; disabled" if disabled else "",
         )
         return SourceOutcome(
             source.id,
-            source.url,
+            display_url(source.url),
             source.title,
             "error",
             error=str(error),
@@ -245,7 +265,9 @@ class IngestPipeline:
                     continue
                 new += 1
                 relevant += stored
-        return SourceOutcome(source.id, source.url, source.title, "ok", new, duplicate, relevant)
+        return SourceOutcome(
+            source.id, display_url(source.url), source.title, "ok", new, duplicate, relevant
+        )
 
     def _normalise(
         self, source: Source, entry: RawEntry, base: str, now: datetime
