@@ -29,6 +29,7 @@ from bot.config import load_settings
 from bot.context import AppContext
 from bot.conversation import Caller, Conversation
 from storage.tables import Base
+from storage.types import encode_tokens
 
 QUERIES = [
     "寒武纪",
@@ -76,7 +77,7 @@ def fill(ctx: AppContext, total: int, batch: int = 20_000) -> float:
                     "language": "zh",
                     "relevance": 5.0,
                     "relevant": True,
-                    "tokens": f"{company} 新闻\n{company} 消息",
+                    "tokens": encode_tokens(((company, "新闻"), (company, "消息"))),
                     "signature": b"",
                     "title_companies": company,
                 }

@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 
 from storage.engine import SessionSource
 from storage.tables import Base, ItemCompanyRow, ItemRow, SourceRow
-from storage.types import Item, NewItem, StoredItemRef, StoredSignature
+from storage.types import (
+    Item,
+    NewItem,
+    StoredItemRef,
+    StoredSignature,
+    decode_tokens,
+    encode_tokens,
+)
 
 _KEY_CHUNK = 500  # stays under SQLite's bound-parameter limit
 
@@ -68,7 +75,7 @@ def _item_values(item: NewItem, story_id: int) -> dict[str, Any]:
         "language": item.language,
         "relevance": item.relevance,
         "relevant": item.relevant,
-        "tokens": item.tokens,
+        "tokens": encode_tokens(item.tokens),
         "signature": item.signature,
         "title_companies": " ".join(item.title_companies),
     }
@@ -286,7 +293,7 @@ class ItemRepository:
                 story_id=row.story_id,
                 relevance=row.relevance,
                 relevant=row.relevant,
-                tokens=row.tokens if with_tokens else "",
+                tokens=decode_tokens(row.tokens) if with_tokens else (),
             )
             for row in rows
         ]

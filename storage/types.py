@@ -5,6 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+SentenceTokens = tuple[tuple[str, ...], ...]
+
+
+def encode_tokens(sentences: SentenceTokens) -> str:
+    """The stored form: a line a sentence, tokens separated by spaces (FTS5 and PostgreSQL's
+    ``to_tsvector('simple', …)`` index the same text)."""
+    return "\n".join(" ".join(sentence) for sentence in sentences)
+
+
+def decode_tokens(text: str | None) -> SentenceTokens:
+    return tuple(tuple(line.split()) for line in text.split("\n")) if text else ()
+
 
 @dataclass(frozen=True, slots=True)
 class Source:
@@ -43,7 +55,7 @@ class NewItem:
     companies: tuple[str, ...]
     relevance: float
     relevant: bool
-    tokens: str
+    tokens: SentenceTokens  # word tokens sentence by sentence (match form)
     signature: bytes
     title_companies: tuple[str, ...] = ()
     story_id: int | None = None  # None: the item starts a new story
@@ -66,7 +78,7 @@ class Item:
     story_id: int
     relevance: float
     relevant: bool
-    tokens: str = ""  # a line a sentence, space-separated word tokens (match form)
+    tokens: SentenceTokens = ()  # word tokens sentence by sentence (match form), when read
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ def new_item(**overrides: object) -> NewItem:
         companies=("cambricon",),
         relevance=3.0,
         relevant=True,
-        tokens="寒武纪",
+        tokens=(("寒武纪",),),
         signature=b"\0" * 8,
     )
     values.update(overrides)

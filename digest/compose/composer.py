@@ -90,10 +90,9 @@ def _section_words(story: StoryInput) -> tuple[list[str], list[str]]:
     title_words: list[str] = []
     lead_words: list[str] = []
     for item in story.items:
-        lines = item.tokens.split("\n") if item.tokens else []
         title_lines = len(sentence_spans(item.title))
-        for number, line in enumerate(lines[: title_lines + 2]):
-            (title_words if number < title_lines else lead_words).extend(line.split())
+        for number, sentence in enumerate(item.tokens[: title_lines + 2]):
+            (title_words if number < title_lines else lead_words).extend(sentence)
     return title_words, lead_words
 
 

@@ -76,7 +76,7 @@ def item_text(item: Item) -> str:
 def _candidates(item: Item) -> list[_Sentence]:
     text = item_text(item)
     spans = sentence_spans(text)
-    stored = [line.split() for line in item.tokens.split("\n")] if item.tokens else []
+    stored = [list(sentence) for sentence in item.tokens]
     if len(stored) != len(spans):  # conversions changed the sentence count: re-tokenise roughly
         stored = [_FALLBACK_WORDS.findall(match_form(text[a:b]).lower()) for a, b in spans]
     title_sentences = len(sentence_spans(item.title))

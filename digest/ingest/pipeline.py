@@ -19,7 +19,7 @@ import httpx
 
 from digest.errors import DigestError, HTTPStatusError, ParseError
 from digest.ingest.dedup import StoryIndex, from_bytes, minhash, shingles, to_bytes
-from digest.ingest.enrich import Enricher, Enrichment
+from digest.ingest.enrich import Enricher
 from digest.ingest.fetch import Fetcher, FetchOptions, FetchResult
 from digest.ingest.normalise import (
     canonical_link,
@@ -40,12 +40,6 @@ log = logging.getLogger(__name__)
 SUMMARY_CHARS = 4000  # stored: enough for key points; full-text feeds carry whole articles
 ENRICH_CHARS = 20_000  # tagged: a company named in paragraph nine of a long article counts
 TITLE_CHARS = 300
-
-
-def sentence_tokens_text(enrichment: Enrichment) -> str:
-    """Stored form of the tokens: a line a sentence, tokens separated by spaces. Key points
-    read it back instead of running jieba again; a full-text index can read it as words."""
-    return "\n".join(" ".join(sentence) for sentence in enrichment.sentence_tokens)
 
 
 def utcnow() -> datetime:
@@ -317,7 +311,7 @@ class IngestPipeline:
             companies=enrichment.companies,
             relevance=enrichment.relevance,
             relevant=enrichment.relevant,
-            tokens=sentence_tokens_text(enrichment),
+            tokens=enrichment.sentence_tokens,
             signature=to_bytes(signature),
             story_id=story_id,
         )
