@@ -31,7 +31,7 @@ from bot.commands import CommandError
 from bot.context import AppContext
 from bot.conversation import COMMANDS, Conversation
 from bot.delivery import TELEGRAM_API, Broadcaster, BroadcastReport, Messages, RateLimiter, Sender
-from bot.handlers import on_button, on_error, on_text
+from bot.handlers import on_button, on_error, on_migration, on_text
 from bot.status import StatusServer
 from digest.errors import DigestError
 from storage import StorageError
@@ -361,6 +361,9 @@ def build_application(
     application.bot_data["runtime"] = runtime
     application.bot_data["leadership"] = leadership
     application.bot_data["conversation"] = conversation
+    application.add_handler(
+        MessageHandler(filters.StatusUpdate.MIGRATE, on_migration(conversation))
+    )
     application.add_handler(MessageHandler(filters.TEXT, on_text(conversation)))
     application.add_handler(CallbackQueryHandler(on_button(conversation)))
     application.add_error_handler(on_error)

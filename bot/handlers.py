@@ -11,6 +11,7 @@ from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot import commands
 from bot.conversation import Caller, Conversation, Reply
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,18 @@ def on_button(conversation: Conversation):  # type: ignore[no-untyped-def]
                 await update.effective_chat.send_message(
                     reply.text, parse_mode=ParseMode.HTML, reply_markup=markup(reply)
                 )
+
+    return handle
+
+
+def on_migration(conversation: Conversation):  # type: ignore[no-untyped-def]
+    """Telegram's service message in the new supergroup: ``migrate_from_chat_id``."""
+
+    async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or not message.migrate_from_chat_id:
+            return
+        commands.migrate_chat(conversation.ctx, message.migrate_from_chat_id, message.chat_id)
 
     return handle
 

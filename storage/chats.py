@@ -6,14 +6,11 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from storage.engine import SessionSource
-from storage.tables import (
-    ChatRow,
-    SubscriptionRow,
-)
+from storage.tables import AlertRow, ChatRow, DeliveryRow, FollowRow, SubscriptionRow
 from storage.types import Chat
 
 
@@ -140,16 +137,58 @@ class ChatRepository:
                 row.active, row.updated_at = False, now
 
     def migrate(self, chat_pk: int, new_chat_id: int, now: datetime) -> Chat | None:
-        """A group became a supergroup: Telegram gave it a new id."""
+        """A group became a supergroup: Telegram gave it a new id. When the supergroup is
+        already known (someone used the bot there first), the two become one chat: this row,
+        so deliveries in flight stay valid, with the union of both chats' subscriptions,
+        follows, alerts and deliveries; the group's own settings are kept."""
         with self._store.session() as session:
             row = session.get(ChatRow, chat_pk)
             if row is None:
                 return None
-            row.chat_id, row.kind, row.updated_at = new_chat_id, "supergroup", now
-            return to_chat(row)
+            other = session.scalar(
+                select(ChatRow).where(ChatRow.chat_id == new_chat_id, ChatRow.id != chat_pk)
+            )
+            if other is not None:
+                _merge_into(session, row.id, other.id)
+                row.title = other.title or row.title
+                session.delete(other)
+                session.flush()  # the unique chat_id is free before this row takes it
+            row.chat_id, row.kind, row.active, row.updated_at = new_chat_id, "supergroup", True, now
+            return to_chat(row, _editions(session, row.id))
 
     def counts(self) -> dict[str, int]:
         with self._store.session() as session:
             rows = session.execute(select(ChatRow.kind, ChatRow.active))
             counts = Counter(kind if active else "inactive" for kind, active in rows)
         return dict(counts)
+
+
+def _merge_into(session: Session, keep: int, gone: int) -> None:
+    """Move what chat ``gone`` has and chat ``keep`` lacks over to ``keep``."""
+    kept = set(_editions(session, keep))
+    for edition in _editions(session, gone):
+        if edition not in kept:
+            session.add(SubscriptionRow(chat_pk=keep, edition=edition))
+    follows = {
+        f.company_id: f for f in session.scalars(select(FollowRow).where(FollowRow.chat_pk == keep))
+    }
+    for follow in session.scalars(select(FollowRow).where(FollowRow.chat_pk == gone)):
+        mine = follows.get(follow.company_id)
+        if mine is None:
+            session.add(
+                FollowRow(
+                    chat_pk=keep, company_id=follow.company_id, last_item_id=follow.last_item_id
+                )
+            )
+        else:  # alerted up to the later of the two: nothing is alerted twice
+            mine.last_item_id = max(mine.last_item_id, follow.last_item_id)
+    delivered = set(
+        session.scalars(select(DeliveryRow.digest_id).where(DeliveryRow.chat_pk == keep))
+    )
+    session.execute(
+        update(DeliveryRow)
+        .where(DeliveryRow.chat_pk == gone, DeliveryRow.digest_id.not_in(delivered or {-1}))
+        .values(chat_pk=keep)
+    )
+    session.execute(update(AlertRow).where(AlertRow.chat_pk == gone).values(chat_pk=keep))
+    session.flush()

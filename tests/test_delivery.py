@@ -248,3 +248,38 @@ async def test_killed_mid_broadcast_and_restarted_everyone_gets_it_exactly_once(
     for chat in chats:
         assert bot_api.texts(chat.chat_id) == messages, chat.chat_id
     assert db.deliveries.counts(digest) == {"sent": 20}
+
+
+async def test_a_group_migrated_to_a_supergroup_already_known_is_merged_and_nobody_misses_out(
+    bot: Bot, bot_api: FakeBotAPI, db: Database, clock: FakeClock
+) -> None:
+    """Someone used the bot in the new supergroup before the first broadcast reached the old
+    group's id: the two chats become one (subscriptions, follows, settings) and the broadcast
+    goes on for everyone, every part once."""
+    old = subscribers(db, clock, [-400, 700, 701])[0]
+    assert old.chat_id == -400
+    db.chats.configure(old.id, clock(), language="en", timezone="Europe/Berlin")
+    db.follows.follow(old.id, "cambricon", 10)
+    known = db.chats.upsert(-1004000, "supergroup", "the new group", clock())
+    db.chats.subscribe(known.id, ["evening"])
+    db.follows.follow(known.id, "cambricon", 25)
+    db.follows.follow(known.id, "huawei", 3)
+    bot_api.migrated[-400] = -1004000
+
+    report = await Broadcaster(db, bot, fast_limiter()).broadcast(
+        digest_id(db, clock), MESSAGES, db.chats.subscribers("morning")
+    )
+
+    assert report.migrated == 1 and report.sent == 3 and report.failed == 0
+    for chat_id in (-1004000, 700, 701):
+        assert bot_api.texts(chat_id) == MESSAGES  # every part, once, to everyone
+    merged = db.chats.get(-1004000)
+    assert merged is not None and db.chats.get(-400) is None
+    assert merged.editions == ("evening", "morning") and merged.kind == "supergroup"
+    assert (merged.language, merged.timezone) == ("en", "Europe/Berlin")  # the group's own
+    assert sorted(db.follows.following(merged.id)) == ["cambricon", "huawei"]
+    assert db.deliveries.counts() == {"sent": 3}
+    again = await Broadcaster(db, bot, fast_limiter()).broadcast(
+        digest_id(db, clock), MESSAGES, db.chats.subscribers("morning")
+    )
+    assert again.sent == 3 and bot_api.texts(-1004000) == MESSAGES * 2  # a new digest: once more

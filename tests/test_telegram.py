@@ -380,3 +380,19 @@ async def test_health_and_metrics_say_when_the_database_is_gone() -> None:
     assert metrics.status_code == 200
     assert "chipdigest_database_up 0.0" in metrics.text
     assert "chipdigest_items_ingested_total 3.0" in metrics.text
+
+
+async def test_the_upgrade_of_a_group_to_a_supergroup_moves_its_subscription(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    application, ctx = running
+    bot_api.chat_admins.add((-300, ALICE))
+    bot_api.push_message(-300, ALICE, "/subscribe morning", kind="group")
+    await until(lambda: len(bot_api.texts(-300)) == 1)
+    assert ctx.db.chats.get(-300) is not None
+    bot_api.push_message(-1003000, BOB, "/start", kind="supergroup")  # used there already
+    await until(lambda: len(bot_api.texts(-1003000)) == 1)
+    bot_api.push_migration(-300, -1003000, ALICE)
+    await until(lambda: ctx.db.chats.get(-300) is None)
+    merged = ctx.db.chats.get(-1003000)
+    assert merged is not None and merged.editions == ("morning",)

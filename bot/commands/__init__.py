@@ -5,7 +5,7 @@ and raise :class:`CommandError` with a catalog key, so each front end words it i
 language. One module per subject; this package re-exports them all.
 """
 
-from bot.commands.chats import change_settings, check_editions
+from bot.commands.chats import change_settings, check_editions, migrate_chat
 from bot.commands.companies import (
     COMPANY_PAGE,
     CardLine,
@@ -70,6 +70,7 @@ __all__ = [
     "list_items",
     "list_sources",
     "messages_for_chats",
+    "migrate_chat",
     "parse_duration",
     "remove_source",
     "request_push",

@@ -41,3 +41,12 @@ def change_settings(ctx: AppContext, chat: Chat, args: Sequence[str]) -> Chat:
         ctx.db.chats.subscribe(chat.id, editions)
         return ctx.db.chats.get(chat.chat_id) or chat
     raise CommandError("settings.usage")
+
+
+def migrate_chat(ctx: AppContext, old_chat_id: int, new_chat_id: int) -> Chat | None:
+    """A group became a supergroup (Telegram's service message says so): one chat from now on,
+    merged with the supergroup's if someone used the bot there already."""
+    old = ctx.db.chats.get(old_chat_id)
+    if old is None:
+        return None
+    return ctx.db.chats.migrate(old.id, new_chat_id, ctx.clock())

@@ -187,6 +187,13 @@ class FakeBotAPI:
             self._next_update_id += 1
         return {"update_id": update_id, "message": message}
 
+    def push_migration(self, old_chat_id: int, new_chat_id: int, user_id: int) -> None:
+        """The service message a new supergroup receives when its group is upgraded."""
+        update = self.message_update(new_chat_id, user_id, "", "supergroup")
+        del update["message"]["text"]
+        update["message"]["migrate_from_chat_id"] = old_chat_id
+        self._push(update)
+
     def push_callback(self, chat_id: int, user_id: int, data: str, message_id: int = 1) -> None:
         self._push(self.callback_update(chat_id, user_id, data, message_id))
 
