@@ -385,7 +385,7 @@ async def test_health_and_metrics_say_when_the_database_is_gone() -> None:
 async def test_the_upgrade_of_a_group_to_a_supergroup_moves_its_subscription(
     running: Running, bot_api: FakeBotAPI
 ) -> None:
-    application, ctx = running
+    _, ctx = running
     bot_api.chat_admins.add((-300, ALICE))
     bot_api.push_message(-300, ALICE, "/subscribe morning", kind="group")
     await until(lambda: len(bot_api.texts(-300)) == 1)
