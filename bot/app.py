@@ -127,11 +127,14 @@ class Runtime:
                 continue
             try:
                 digest = commands.digest_by_id(self.ctx, digest_id)
-            except (CommandError, KeyError, ValueError) as exc:  # one bad row stops no other
-                log.error("digest %s cannot be delivered: %r", digest_id, exc)
-                continue
-            log.info("delivering the pending messages of digest %s", digest_id)
-            await self.broadcast(digest_id, commands.messages_for_chats(self.ctx, digest), None)
+                log.info("delivering the pending messages of digest %s", digest_id)
+                await self.broadcast(digest_id, commands.messages_for_chats(self.ctx, digest), None)
+            except (CommandError, DigestError, KeyError, ValueError) as exc:
+                # One digest that cannot be sent must not come back every interval and hold up
+                # the others: its deliveries fail, with the reason admins see.
+                reason = f"the digest cannot be delivered: {exc!r}"
+                log.error("digest %s: %s", digest_id, reason)
+                self.ctx.db.deliveries.fail_pending(digest_id, reason, self.ctx.clock())
 
     async def catch_up(self) -> None:
         """An edition whose last scheduled time passed while the bot was down runs once now;

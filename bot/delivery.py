@@ -43,6 +43,7 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
+from digest.errors import DigestError
 from digest.html import strip_tags
 from storage import Database
 from storage.types import Chat, Delivery
@@ -248,10 +249,11 @@ class Broadcaster:
         slots = asyncio.Semaphore(self.concurrency)
         # Round by round: every chat gets message 1, then every chat message 2, ... so a
         # sender never sits idle on one chat's one-second spacing while others could go.
-        active = {
-            d.id: _Progress(d, d.chat, messages(d.chat) if callable(messages) else messages)
-            for d in self.db.deliveries.pending(digest_id)
-        }
+        active = {}
+        for delivery in self.db.deliveries.pending(digest_id):
+            parts = self._render(delivery, messages, report)
+            if parts is not None:
+                active[delivery.id] = _Progress(delivery, delivery.chat, parts)
         rounds = max((len(p.messages) for p in active.values()), default=0)
         for part in range(rounds):
 
@@ -273,6 +275,21 @@ class Broadcaster:
         if self._on_report is not None:
             self._on_report(report)
         return report
+
+    def _render(
+        self, delivery: Delivery, messages: Messages, report: BroadcastReport
+    ) -> Sequence[str] | None:
+        """The chat's messages; a digest that cannot be rendered fails this delivery with the
+        reason, instead of holding up every chat behind it."""
+        try:
+            return messages(delivery.chat) if callable(messages) else messages
+        except (DigestError, ValueError) as exc:
+            reason = f"the digest cannot be rendered: {exc}"
+            log.error("digest %s to chat %s: %s", delivery.digest_id, delivery.chat.chat_id, reason)
+            self.db.deliveries.update(delivery.id, self._clock(), status="failed", error=reason)
+            report.failed += 1
+            report.errors.append(f"{delivery.chat.chat_id}: {reason}")
+            return None
 
     async def _deliver_part(
         self, progress: _Progress, part: int, message: str, report: BroadcastReport

@@ -43,8 +43,3 @@ def telegram_length(message: str) -> int:
     """Length as Telegram counts it: UTF-16 code units of the text once tags and entities are
     parsed."""
     return len(strip_tags(message).encode("utf-16-le")) // 2
-
-
-def shorten(text: str, limit: int) -> str:
-    """Plain ``text`` cut to at most ``limit`` characters, marked with an ellipsis."""
-    return text if len(text) <= limit else text[: max(limit - 1, 0)].rstrip() + "…"

@@ -119,3 +119,8 @@ def token_boundaries(tokens: Iterable[str]) -> frozenset[int]:
         position += len(token)
         offsets.add(position)
     return frozenset(offsets)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, marked with an ellipsis."""
+    return text if len(text) <= limit else text[: max(limit - 1, 0)].rstrip() + "…"

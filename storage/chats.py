@@ -13,6 +13,8 @@ from storage.engine import SessionSource
 from storage.tables import AlertRow, ChatRow, DeliveryRow, FollowRow, SubscriptionRow
 from storage.types import Chat
 
+TITLE_CHARS = 256
+
 
 def _editions(session: Session, chat_pk: int) -> tuple[str, ...]:
     rows = session.scalars(
@@ -45,6 +47,7 @@ class ChatRepository:
     ) -> Chat:
         """Register a chat with ``language`` and ``timezone``, or mark a known one active again
         (a user who came back keeps their settings)."""
+        title = title[:TITLE_CHARS] if title else None  # the column's size, whatever came in
         with self._store.session() as session:
             row = session.scalar(select(ChatRow).where(ChatRow.chat_id == chat_id))
             if row is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.chats import to_chat
@@ -94,6 +94,17 @@ class DeliveryRepository:
             if attempted:
                 row.attempts += 1
             row.updated_at = now
+
+    def fail_pending(self, digest_id: int, reason: str, now: datetime) -> int:
+        """Every pending delivery of a digest that cannot be sent becomes ``failed`` with
+        ``reason`` (admins see it), so it no longer holds up the queue."""
+        with self._store.session() as session:
+            result = session.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.digest_id == digest_id, DeliveryRow.status == "pending")
+                .values(status="failed", last_error=reason[:2000], updated_at=now)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
 
     def counts(self, digest_id: int | None = None) -> dict[str, int]:
         query = select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)

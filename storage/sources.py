@@ -10,6 +10,8 @@ from storage.engine import SessionSource
 from storage.tables import SourceRow
 from storage.types import Source
 
+TITLE_CHARS = 512
+
 
 def _to_source(row: SourceRow) -> Source:
     return Source(
@@ -38,6 +40,7 @@ class SourceRepository:
             row = session.scalar(select(SourceRow).where(SourceRow.url == url))
             if row is not None:
                 return _to_source(row), False
+            title = title[:TITLE_CHARS] if title else None  # the column's size, whatever came in
             row = SourceRow(url=url, title=title, enabled=True, error_count=0, created_at=now)
             session.add(row)
             session.flush()
@@ -94,7 +97,7 @@ class SourceRepository:
             row.etag = etag or row.etag
             row.last_modified = last_modified or row.last_modified
             if title and not row.title:
-                row.title = title
+                row.title = title[:TITLE_CHARS]
 
     def record_failure(
         self,

@@ -36,8 +36,13 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
 
 
+MAX_URL = 2048  # the sources table's limit; longer is no feed URL anyone means
+
+
 def check_feed_url(url: str) -> str:
     url = url.strip()
+    if len(url) > MAX_URL:
+        raise CommandError("error.feed_url_long", limit=MAX_URL)
     parsed = httpx.URL(url) if "://" in url else None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
         raise CommandError("error.feed_url", url=url[:200])

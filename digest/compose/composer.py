@@ -33,6 +33,7 @@ from digest.text import sentence_spans
 from storage.types import Item
 
 CORE_MIN, CORE_MAX = 3, 5
+MAX_CITED = 6  # sources a key point cites; a story told 800 times says "and 794 more"
 _CITATION = re.compile(r"\[(\d+)\]")
 RECENCY_HOURS = 24.0
 
@@ -211,9 +212,8 @@ class Composer:
             key_points = []
             for story, point in placed.get(spec.id, ()):
                 cited = []
-                for item in sorted(
-                    stories[story.story_id].items, key=lambda i: i.id != point.item_id
-                ):
+                members = stories[story.story_id].items
+                for item in sorted(members, key=lambda i: i.id != point.item_id)[:MAX_CITED]:
                     if item.id not in numbers:
                         numbers[item.id] = len(sources) + 1
                         sources.append(
@@ -229,6 +229,7 @@ class Composer:
                         story.story_id,
                         tuple(cited),
                         tuple(c for c, _ in companies.most_common()),
+                        max(len(members) - MAX_CITED, 0),
                     )
                 )
             if key_points:

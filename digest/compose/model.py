@@ -30,6 +30,7 @@ class KeyPoint:
     story_id: int
     citations: tuple[int, ...]
     companies: tuple[str, ...] = ()
+    uncited: int = 0  # reports of the story beyond the cited ones ("and 795 more")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,7 @@ class Digest:
                             k["story_id"],
                             tuple(k["citations"]),
                             tuple(k["companies"]),
+                            k.get("uncited", 0),
                         )
                         for k in s["key_points"]
                     ),

@@ -10,12 +10,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from digest.catalog import t
 from digest.compose.model import Digest, KeyPoint, verify_citations
-from digest.html import MESSAGE_LIMIT, esc, link, shorten, strip_tags, telegram_length
+from digest.html import MESSAGE_LIMIT, esc, link, strip_tags, telegram_length
+from digest.text import shorten
 
 
-def _citations(point: KeyPoint) -> str:
-    return "".join(f"[{n}]" for n in point.citations)
+def _citations(point: KeyPoint, language: str) -> str:
+    return "".join(f"[{n}]" for n in point.citations) + _uncited(point, language)
+
+
+def _uncited(point: KeyPoint, language: str) -> str:
+    return " " + t("digest.uncited", language, count=point.uncited) if point.uncited else ""
 
 
 def _companies_line(digest: Digest) -> str:
@@ -32,7 +38,7 @@ def render_text(digest: Digest) -> str:
         return "\n".join([*lines, digest.headings["empty"]])
     for section in digest.sections:
         lines.append(section.heading)
-        lines.extend(f"• {p.text} {_citations(p)}" for p in section.key_points)
+        lines.extend(f"• {p.text} {_citations(p, digest.language)}" for p in section.key_points)
         lines.append("")
     if digest.companies:
         lines += [digest.headings["companies"], _companies_line(digest), ""]
@@ -61,7 +67,9 @@ def render_markdown(digest: Digest) -> str:
     for section in digest.sections:
         lines += [f"## {md_escape(section.heading)}", ""]
         lines.extend(
-            f"- {md_escape(p.text)} " + "".join(f"[\\[{n}\\]](#source-{n})" for n in p.citations)
+            f"- {md_escape(p.text)} "
+            + "".join(f"[\\[{n}\\]](#source-{n})" for n in p.citations)
+            + md_escape(_uncited(p, digest.language))
             for p in section.key_points
         )
         lines.append("")
@@ -90,7 +98,9 @@ def telegram_blocks(digest: Digest) -> list[str]:
     if digest.is_empty:
         return [blocks[0] + "\n\n" + esc(digest.headings["empty"])]
     for section in digest.sections:
-        bullets = [f"• {esc(p.text)} {_citations(p)}" for p in section.key_points]
+        bullets = [
+            f"• {esc(p.text)} {esc(_citations(p, digest.language))}" for p in section.key_points
+        ]
         blocks.append(f"\n<b>{esc(section.heading)}</b>\n{bullets[0]}")
         blocks.extend(bullets[1:])
     if digest.companies:

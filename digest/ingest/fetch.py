@@ -19,7 +19,7 @@ import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 
@@ -194,11 +194,11 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         async with self._client.stream("GET", url, headers=headers) as response:
-            common = {
+            common: dict[str, Any] = {
                 "final_url": str(response.url),
                 "http_status": response.status_code,
-                "etag": response.headers.get("etag"),
-                "last_modified": response.headers.get("last-modified"),
+                "etag": _validator(response.headers.get("etag"), MAX_ETAG),
+                "last_modified": _validator(response.headers.get("last-modified"), MAX_DATE),
             }
             if response.status_code == 304:
                 return FetchResult(url, "not_modified", **common)
@@ -231,6 +231,15 @@ _ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
+
+
+# A validator longer than these is not one a server means (RFC 9110 dates are 29 characters);
+# cut, it would never match again, so it is not kept at all.
+MAX_ETAG, MAX_DATE = 256, 64
+
+
+def _validator(value: str | None, limit: int) -> str | None:
+    return value if value and len(value) <= limit else None
 
 
 def _name(exc: BaseException) -> str:

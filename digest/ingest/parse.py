@@ -17,6 +17,8 @@ from typing import Any
 import feedparser
 
 from digest.errors import ParseError
+from digest.ingest.normalise import one_line
+from digest.text import shorten
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,9 @@ class RawEntry:
     title: str  # may hold HTML
     summary: str  # may hold HTML; the longest of summary and content
     published: datetime | None
+
+
+FEED_TITLE_CHARS = 120  # a channel title becomes every item's outlet
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +95,7 @@ def parse_feed(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
         raise ParseError(problem + (f" ({warning})" if warning else ""))
     feed = result.get("feed", {})
     return ParsedFeed(
-        title=_text(feed.get("title")) or None,
+        title=shorten(one_line(_text(feed.get("title"))), FEED_TITLE_CHARS) or None,
         link=_text(feed.get("link")) or None,
         entries=usable,
         encoding=result.get("encoding"),

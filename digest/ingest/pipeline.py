@@ -30,6 +30,7 @@ from digest.ingest.normalise import (
     to_utc,
 )
 from digest.ingest.parse import ParsedFeed, RawEntry, parse_feed
+from digest.text import shorten
 from digest.urls import display_url
 from storage import Database, StorageError
 from storage.items import ItemWriter
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 SUMMARY_CHARS = 4000  # stored: enough for key points; full-text feeds carry whole articles
 ENRICH_CHARS = 20_000  # tagged: a company named in paragraph nine of a long article counts
 TITLE_CHARS = 300
+OUTLET_CHARS = 80
 
 
 def utcnow() -> datetime:
@@ -151,6 +153,19 @@ class IngestPipeline:
     ) -> SourceOutcome:
         result = await fetcher.fetch(source.url, source.etag, source.last_modified)
         now = self._clock()
+        try:
+            return await self._ingest_result(source, result, now, index)
+        except StorageError as exc:  # what this feed brought could not be stored: its error
+            where = display_url(source.url)
+            log.warning("storing what source %s (%s) gave failed: %s", source.id, where, exc)
+            return self._failed(source, DigestError(f"storing failed: {exc}"), now)
+        except Exception:
+            log.exception("bug while ingesting source %s (%s)", source.id, display_url(source.url))
+            raise
+
+    async def _ingest_result(
+        self, source: Source, result: FetchResult, now: datetime, index: StoryIndex
+    ) -> SourceOutcome:
         if result.error is not None:
             return self._failed(source, result.error, now)
         if result.status == "not_modified":
@@ -160,20 +175,8 @@ class IngestPipeline:
             feed = parse_feed(result.body, result.headers, result.final_url or source.url)
         except ParseError as exc:
             return self._failed(source, exc, now)
-        try:
-            async with self._write_lock:  # one writer; the event loop stays free for fetches
-                outcome = await asyncio.to_thread(self._store_feed, source, feed, now, index)
-        except StorageError as exc:  # what this feed brought could not be stored: its error
-            log.warning(
-                "storing items of source %s (%s) failed: %s",
-                source.id,
-                display_url(source.url),
-                exc,
-            )
-            return self._failed(source, DigestError(f"storing items failed: {exc}"), now)
-        except Exception:
-            log.exception("bug while ingesting source %s (%s)", source.id, display_url(source.url))
-            raise
+        async with self._write_lock:  # one writer; the event loop stays free for fetches
+            outcome = await asyncio.to_thread(self._store_feed, source, feed, now, index)
         self._succeeded(source, result, now, "ok", feed.title, feed.warning)
         if feed.warning:
             log.warning(
@@ -244,7 +247,8 @@ class IngestPipeline:
         base = feed.link or source.url
         candidates = [c for e in feed.entries if (c := self._normalise(source, e, base, now))]
         known = self.db.items.existing_keys(k for c in candidates for k in c.keys if k is not None)
-        outlet = source.title or feed.title or urlsplit(source.url).hostname or source.url
+        outlet = source.title or feed.title or urlsplit(source.url).hostname or "?"
+        outlet = shorten(one_line(outlet), OUTLET_CHARS)  # it is on every item of the feed
         new = duplicate = relevant = 0
         with self.db.items.writer() as writer:
             for candidate in candidates:

@@ -1,0 +1,180 @@
+"""Regression tests of the adversarial audit (issue 10): what one feed or one digest does may
+not stop the others. Hostile feeds come from a real HTTP server on 127.0.0.1; Telegram is the
+fake Bot API reached by the real python-telegram-bot."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from email.utils import format_datetime
+
+import pytest
+from telegram import Bot
+
+from bot import commands
+from bot.config import load_settings
+from bot.context import AppContext
+from bot.delivery import Broadcaster, RateLimiter, Sender, make_bot
+from digest.compose.render import render_telegram
+from digest.html import MESSAGE_LIMIT, telegram_length
+from tests.support.fakebotapi import TOKEN, FakeBotAPI
+from tests.support.feedserver import FeedServer
+from tests.support.helpers import FakeClock
+
+
+@pytest.fixture
+def ctx(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> Iterator[AppContext]:
+    monkeypatch.setenv("CHIPDIGEST_ALLOW_PRIVATE_SOURCES", "true")
+    context = AppContext(load_settings(), database_url=database_url, clock=clock)
+    context.prepare()
+    yield context
+    context.close()
+
+
+@pytest.fixture
+async def bot(bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
+    async with make_bot(TOKEN, bot_api.base_url, timeout=2.0) as telegram_bot:
+        yield telegram_bot
+
+
+def rss(title: str, items: list[tuple[str, str, str]], clock: FakeClock) -> bytes:
+    date = format_datetime(clock() - timedelta(hours=1))
+    entries = "".join(
+        f"<item><title>{t}</title><link>{link}</link><description>{d}</description>"
+        f"<pubDate>{date}</pubDate></item>"
+        for t, link, d in items
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{title}</title><link>https://hostile.example/</link>{entries}</channel></rss>"
+    ).encode()
+
+
+def flood(count: int) -> list[tuple[str, str, str]]:
+    """One event told ``count`` times with a different number each time (near duplicates)."""
+    return [
+        (
+            f"寒武纪思元新一代训练芯片量产 第{i}次转载",
+            f"https://hostile.example/a/{i}",
+            f"寒武纪宣布思元训练芯片进入量产，首批产品交付智算中心客户，国产算力再添一员。转载编号{i}。",
+        )
+        for i in range(count)
+    ]
+
+
+HEALTHY = [
+    (
+        "摩尔线程完成新一轮融资",
+        "https://healthy.example/1",
+        "国产GPU厂商摩尔线程宣布完成新一轮融资，资金将用于新一代GPU研发与量产。",
+    ),
+    (
+        "海光信息发布新一代DCU",
+        "https://healthy.example/2",
+        "海光信息发布新一代DCU加速卡，面向智算中心的大模型训练与推理。",
+    ),
+]
+
+
+async def test_a_hostile_feed_cannot_make_the_digest_unsendable(
+    ctx: AppContext,
+    feed_server: FeedServer,
+    bot: Bot,
+    bot_api: FakeBotAPI,
+    clock: FakeClock,
+) -> None:
+    """A 4,500-character channel title (every item's outlet), a 600-character ETag and ~800
+    near-identical items in one story: the fetch succeeds, the digest fits Telegram, the key
+    point cites a few and counts the rest, and every subscriber gets it."""
+    hostile = feed_server.add(
+        "/hostile.xml",
+        body=rss("芯" * 4500, flood(800), clock),
+        headers={
+            "Content-Type": "application/rss+xml",
+            "ETag": '"' + "e" * 600 + '"',
+            "Last-Modified": "Mon, " + "x" * 200,
+        },
+    )
+    healthy = feed_server.add(
+        "/healthy.xml",
+        body=rss("健康的源", HEALTHY, clock),
+        headers={"Content-Type": "application/rss+xml"},
+    )
+    outcomes = await commands.fetch(ctx, [hostile, healthy])
+    assert [o.status for o in outcomes] == ["ok", "ok"]
+    assert all(len(s.title or "") <= 120 and s.etag is None for s in ctx.db.sources.all()[:1])
+
+    result = commands.compose_digest(ctx, edition="morning", save=True)
+    digest = result.digest
+    flooded = next(p for p in digest.key_points() if "寒武纪" in p.text)
+    assert len(flooded.citations) == 6 and flooded.uncited > 700
+    for language in ("zh", "en"):
+        messages = render_telegram(ctx.composer.in_language(digest, language))
+        assert all(telegram_length(m) <= MESSAGE_LIMIT for m in messages)
+    joined = "\n".join(render_telegram(digest))
+    assert f"等另 {flooded.uncited} 篇报道" in joined and "摩尔线程" in joined
+
+    for chat_id in (801, 802):
+        chat = ctx.db.chats.upsert(chat_id, "private", None, clock())
+        ctx.db.chats.subscribe(chat.id, ["morning"])
+    limiter = RateLimiter(overall=500, chat_interval=0.01, group_per_minute=6000)
+    assert result.saved_id is not None
+    report = await Broadcaster(ctx.db, bot, limiter).broadcast(
+        result.saved_id,
+        commands.messages_for_chats(ctx, digest),
+        ctx.db.chats.subscribers("morning"),
+    )
+    assert report.sent == 2 and report.failed == 0
+    assert bot_api.texts(801) == bot_api.texts(802) != []
+
+
+async def test_an_undeliverable_digest_fails_with_a_reason_and_the_queue_goes_on(
+    ctx: AppContext, bot: Bot, bot_api: FakeBotAPI, clock: FakeClock
+) -> None:
+    """A queued digest that cannot be rendered (its citations do not check out) is marked
+    failed with the reason; the healthy digest queued behind it is delivered."""
+    from bot.app import Runtime
+
+    chat = ctx.db.chats.upsert(901, "private", None, clock())
+    broken = commands.compose_digest(ctx, edition="morning").digest.to_dict()
+    broken["sections"] = [
+        {
+            "id": "core",
+            "heading": "核心要点",
+            "key_points": [
+                {
+                    "text": "无来源",
+                    "language": "zh",
+                    "story_id": 1,
+                    "citations": [7],
+                    "companies": [],
+                }
+            ],
+        }
+    ]
+    bad_id = ctx.db.digests.save(
+        edition="morning",
+        created_at=clock(),
+        after_item_id=0,
+        last_item_id=0,
+        since=None,
+        language="zh",
+        structure=json.dumps(broken),
+        item_ids=(),
+    )
+    ctx.db.deliveries.enqueue(bad_id, [chat], clock())
+    good = commands.compose_digest(ctx, edition="evening", save=True)
+    assert good.saved_id is not None
+    ctx.db.deliveries.enqueue(good.saved_id, [chat], clock())
+
+    limiter = RateLimiter(overall=500, chat_interval=0.01, group_per_minute=6000)
+    runtime = Runtime(ctx, Broadcaster(ctx.db, bot, limiter), Sender(ctx.db, bot, limiter))
+    await runtime.deliver_pending()
+    await runtime.deliver_pending()  # the next interval: nothing left to retry
+
+    assert ctx.db.deliveries.counts(bad_id) == {"failed": 1}
+    assert ctx.db.deliveries.counts(good.saved_id) == {"sent": 1}
+    assert len(bot_api.texts(901)) == len(render_telegram(good.digest))
