@@ -30,7 +30,15 @@ from bot.alerts import send_alerts
 from bot.commands import CommandError
 from bot.context import AppContext
 from bot.conversation import COMMANDS, Conversation
-from bot.delivery import TELEGRAM_API, Broadcaster, BroadcastReport, Messages, RateLimiter, Sender
+from bot.delivery import (
+    TELEGRAM_API,
+    Broadcaster,
+    BroadcastReport,
+    Messages,
+    RateLimiter,
+    Sender,
+    make_request,
+)
 from bot.handlers import on_button, on_error, on_migration, on_text
 from bot.status import StatusServer
 from digest.errors import DigestError
@@ -40,6 +48,9 @@ from storage.types import Chat
 
 log = logging.getLogger(__name__)
 RESUME_WINDOW = timedelta(hours=6)
+# A delivery failing for a passing reason is tried again for this long at most (a newer
+# digest of its edition supersedes it sooner).
+RETRY_WINDOW = timedelta(hours=24)
 
 
 def last_fire_time(cron: str, zone: ZoneInfo, now: datetime) -> datetime | None:
@@ -121,7 +132,10 @@ class Runtime:
     async def deliver_pending(self) -> None:
         """Finish deliveries left pending by anyone: queued by a standby, or interrupted when
         the process sending them died."""
-        since = self.ctx.clock() - RESUME_WINDOW
+        since = self.ctx.clock() - RETRY_WINDOW
+        expired = self.ctx.db.deliveries.expire(since, self.ctx.clock())
+        if expired:
+            log.warning("gave up %d deliveries still failing after %s", expired, RETRY_WINDOW)
         for digest_id in self.ctx.db.deliveries.digests_with_pending(since):
             if digest_id in self.sending:
                 continue
@@ -331,7 +345,7 @@ def build_application(
     (taken here if not given); the status server runs when ``http_port`` is set."""
     settings = ctx.settings
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
-    request = HTTPXRequest(connection_pool_size=64, proxy=settings.http_proxy)
+    request = make_request(settings.http_proxy)
     application = (
         ApplicationBuilder()
         .token(token)

@@ -6,7 +6,10 @@ them; :class:`Broadcaster` turns Telegram's answers into actions:
 
 ==========================  ==============================================================
 ``RetryAfter``              wait as long as asked, send the same message again
-``TimedOut``/``NetworkError`` retry with exponential backoff, up to ``max_attempts``
+``TimedOut``/``NetworkError`` retry at once with backoff, up to ``max_attempts``; then the
+                            delivery stays pending and the deliveries job tries again
+                            (30 s doubling to 30 min) until a newer digest of its edition
+                            supersedes it or a day has passed (5xx answers are NetworkError)
 ``Forbidden``               blocked, kicked, deactivated: the chat is marked inactive
 ``ChatMigrated``            the group became a supergroup: store the new id, send again
 ``BadRequest`` on entities  send the same content as plain text, and log it
@@ -58,15 +61,18 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 TELEGRAM_API = "https://api.telegram.org/bot"
 
 
-def make_bot(
-    token: str,
-    base_url: str | None = None,
-    proxy: str | None = None,
-    connections: int = 64,
-    timeout: float = 15.0,
-) -> Bot:
-    """A python-telegram-bot ``Bot``; ``base_url`` points at a Bot API proxy or server."""
-    request = HTTPXRequest(
+# How long a send waits for Telegram's answer. Telegram (or a Bot API proxy in front of it)
+# sometimes accepts a message and answers late; giving up after PTB's default 5 s would send it
+# again — a duplicate in the reader's chat. A slow answer is waited for; a dead connection is
+# still caught by the connect timeout.
+SEND_TIMEOUT = 30.0
+
+
+def make_request(
+    proxy: str | None = None, connections: int = 64, timeout: float = SEND_TIMEOUT
+) -> HTTPXRequest:
+    """The HTTP client every send goes through (the bot's, the broadcaster's, the CLI's)."""
+    return HTTPXRequest(
         connection_pool_size=connections,
         proxy=proxy,
         read_timeout=timeout,
@@ -74,6 +80,17 @@ def make_bot(
         connect_timeout=min(timeout, 10.0),
         pool_timeout=timeout,
     )
+
+
+def make_bot(
+    token: str,
+    base_url: str | None = None,
+    proxy: str | None = None,
+    connections: int = 64,
+    timeout: float = SEND_TIMEOUT,
+) -> Bot:
+    """A python-telegram-bot ``Bot``; ``base_url`` points at a Bot API proxy or server."""
+    request = make_request(proxy, connections, timeout)
     return Bot(token, base_url=base_url or TELEGRAM_API, request=request)
 
 
@@ -124,6 +141,7 @@ class BroadcastReport:
     plain_fallbacks: int = 0
     migrated: int = 0
     queued: int = 0  # left for the leader to send (a standby process does not broadcast)
+    deferred: int = 0  # a transient failure: still pending, tried again later
     errors: list[str] = field(default_factory=list)
 
 
@@ -209,6 +227,20 @@ class Sender:
 
 Messages = Sequence[str] | Callable[[Chat], Sequence[str]]
 
+RETRY_FIRST, RETRY_MAX = timedelta(seconds=30), timedelta(minutes=30)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Backoff between runs of a delivery that failed for a passing reason: 30 s doubling to
+    30 min, so an outage of hours is ridden out without hammering a recovering API."""
+    return min(RETRY_MAX, RETRY_FIRST * 2 ** max(attempts - 1, 0))
+
+
+def is_due(delivery: Delivery, now: datetime) -> bool:
+    if not delivery.attempts or delivery.updated_at is None:
+        return True
+    return now >= delivery.updated_at + retry_delay(delivery.attempts)
+
 
 @dataclass
 class _Progress:
@@ -245,12 +277,16 @@ class Broadcaster:
         pending from an earlier, interrupted run."""
         if chats is not None:
             self.db.deliveries.enqueue(digest_id, chats, self._clock())
+            self.db.deliveries.supersede(digest_id, self._clock())
         report = BroadcastReport()
         slots = asyncio.Semaphore(self.concurrency)
         # Round by round: every chat gets message 1, then every chat message 2, ... so a
         # sender never sits idle on one chat's one-second spacing while others could go.
         active = {}
+        now = self._clock()
         for delivery in self.db.deliveries.pending(digest_id):
+            if not is_due(delivery, now):
+                continue  # it failed for a passing reason and waits out its backoff
             parts = self._render(delivery, messages, report)
             if parts is not None:
                 active[delivery.id] = _Progress(delivery, delivery.chat, parts)
@@ -275,6 +311,19 @@ class Broadcaster:
         if self._on_report is not None:
             self._on_report(report)
         return report
+
+    def _fail(self, progress: _Progress, exc: TelegramError, report: BroadcastReport) -> None:
+        progress.done = True
+        delivery = progress.delivery
+        self.db.deliveries.update(delivery.id, self._clock(), status="failed", error=str(exc))
+        report.failed += 1
+        report.errors.append(f"{progress.chat.chat_id}: {exc}")
+        log.warning(
+            "delivery of digest %s to chat %s failed: %s",
+            delivery.digest_id,
+            progress.chat.chat_id,
+            exc,
+        )
 
     def _render(
         self, delivery: Delivery, messages: Messages, report: BroadcastReport
@@ -303,17 +352,25 @@ class Broadcaster:
             report.blocked += 1
             log.info("chat %s blocked the bot or is gone: %s", progress.chat.chat_id, exc)
             return
-        except TelegramError as exc:
+        except BadRequest as exc:  # PTB's BadRequest is a NetworkError, but nothing passing
+            self._fail(progress, exc, report)
+            return
+        except NetworkError as exc:  # 5xx, timeouts, the network: passing, so tried again later
             progress.done = True
-            self.db.deliveries.update(delivery.id, self._clock(), status="failed", error=str(exc))
-            report.failed += 1
-            report.errors.append(f"{progress.chat.chat_id}: {exc}")
+            self.db.deliveries.update(
+                delivery.id, self._clock(), parts_sent=part, error=str(exc), attempted=True
+            )
+            report.deferred += 1
             log.warning(
-                "delivery of digest %s to chat %s failed: %s",
+                "delivery of digest %s to chat %s deferred (attempt %d): %s",
                 delivery.digest_id,
                 progress.chat.chat_id,
+                delivery.attempts + 1,
                 exc,
             )
+            return
+        except TelegramError as exc:  # a permanent answer: it ends here
+            self._fail(progress, exc, report)
             return
         self.db.deliveries.update(delivery.id, self._clock(), parts_sent=part + 1)
         report.messages += 1

@@ -66,7 +66,14 @@ class DeliveryRepository:
         with self._store.session() as session:
             return [
                 Delivery(
-                    d.id, d.digest_id, to_chat(c), d.status, d.parts_sent, d.attempts, d.last_error
+                    d.id,
+                    d.digest_id,
+                    to_chat(c),
+                    d.status,
+                    d.parts_sent,
+                    d.attempts,
+                    d.last_error,
+                    d.updated_at,
                 )
                 for d, c in session.execute(query)
             ]
@@ -94,6 +101,49 @@ class DeliveryRepository:
             if attempted:
                 row.attempts += 1
             row.updated_at = now
+
+    def supersede(self, digest_id: int, now: datetime) -> int:
+        """Deliveries of earlier digests of the same edition still pending for the chats this
+        digest goes to are given up: a reader gets the new edition, not two at once."""
+        with self._store.session() as session:
+            digest = session.get(DigestRow, digest_id)
+            if digest is None:
+                return 0
+            chats = select(DeliveryRow.chat_pk).where(DeliveryRow.digest_id == digest_id)
+            earlier = select(DigestRow.id).where(
+                DigestRow.edition == digest.edition, DigestRow.id < digest_id
+            )
+            result = session.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.status == "pending",
+                    DeliveryRow.chat_pk.in_(chats),
+                    DeliveryRow.digest_id.in_(earlier),
+                )
+                .values(
+                    status="failed",
+                    last_error=f"superseded by digest {digest_id} of the same edition",
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def expire(self, created_before: datetime, now: datetime) -> int:
+        """Pending deliveries of digests older than the retry window are given up."""
+        old = select(DigestRow.id).where(DigestRow.created_at < created_before)
+        with self._store.session() as session:
+            result = session.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.status == "pending", DeliveryRow.digest_id.in_(old))
+                .values(
+                    status="failed",
+                    last_error="gave up: still failing after the retry window",
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
 
     def fail_pending(self, digest_id: int, reason: str, now: datetime) -> int:
         """Every pending delivery of a digest that cannot be sent becomes ``failed`` with

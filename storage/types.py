@@ -113,8 +113,9 @@ class Delivery:
     chat: Chat
     status: str
     parts_sent: int
-    attempts: int
+    attempts: int  # runs that ended on a transient failure (network, timeout, 5xx)
     last_error: str | None
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

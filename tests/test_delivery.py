@@ -174,16 +174,58 @@ async def test_network_errors_and_timeouts_are_retried_with_backoff(
     assert bot_api.texts(601) == MESSAGES
 
 
-async def test_a_chat_that_keeps_failing_is_recorded_as_failed(
+async def test_a_chat_that_keeps_failing_is_retried_later_and_given_up_for_the_next_edition(
     bot: Bot, bot_api: FakeBotAPI, db: Database, clock: FakeClock
 ) -> None:
+    """5xx is passing: the delivery stays pending and is tried again after its backoff, until
+    the next digest of its edition supersedes it (then it is failed, with the reason)."""
     chats = subscribers(db, clock, [701, 702])
     bot_api.faults.append(Fault("sendMessage", 500, "Internal Server Error", chat_id=701, times=99))
-    report = await Broadcaster(db, bot, fast_limiter(), max_attempts=3, sleep=no_sleep).broadcast(
+    broadcaster = Broadcaster(db, bot, fast_limiter(), max_attempts=3, sleep=no_sleep, clock=clock)
+    first = digest_id(db, clock)
+    report = await broadcaster.broadcast(first, MESSAGES, chats)
+    assert (report.sent, report.failed, report.deferred) == (1, 0, 1)
+    assert db.deliveries.counts() == {"sent": 1, "pending": 1}
+    calls = bot_api.calls["sendMessage"]
+    await broadcaster.broadcast(first, MESSAGES)  # too soon: its backoff has not passed
+    assert bot_api.calls["sendMessage"] == calls
+    clock.advance(seconds=31)
+    again = await broadcaster.broadcast(first, MESSAGES)
+    assert again.deferred == 1 and bot_api.calls["sendMessage"] == calls + 3  # tried again
+    await broadcaster.broadcast(digest_id(db, clock), MESSAGES, [chats[0]])  # the next edition
+    assert db.deliveries.counts(first) == {"sent": 1, "failed": 1}
+
+
+async def test_a_permanent_answer_ends_a_delivery_at_once(
+    bot: Bot, bot_api: FakeBotAPI, db: Database, clock: FakeClock
+) -> None:
+    chats = subscribers(db, clock, [703, 704])
+    bot_api.faults.append(Fault("sendMessage", 400, "Bad Request: message is too long", 703))
+    report = await Broadcaster(db, bot, fast_limiter(), sleep=no_sleep).broadcast(
         digest_id(db, clock), MESSAGES, chats
     )
-    assert (report.sent, report.failed) == (1, 1)
+    assert (report.sent, report.failed, report.deferred) == (1, 1, 0)
     assert db.deliveries.counts() == {"sent": 1, "failed": 1}
+
+
+async def test_an_outage_of_the_bot_api_loses_no_part_of_the_edition(
+    bot: Bot, bot_api: FakeBotAPI, db: Database, clock: FakeClock
+) -> None:
+    """Every send answered 502 for a while (the audit: a 25 s burst lost 120 of 120 parts):
+    the deliveries wait and are all finished once the API is back, each part exactly once."""
+    ids = list(range(1001, 1021))
+    chats = subscribers(db, clock, ids)
+    bot_api.faults.append(Fault("sendMessage", 502, "Bad Gateway", times=10_000))
+    broadcaster = Broadcaster(db, bot, fast_limiter(), max_attempts=2, sleep=no_sleep, clock=clock)
+    digest = digest_id(db, clock)
+    for _ in range(4):  # the deliveries job during the outage, each run after the backoff
+        await broadcaster.broadcast(digest, MESSAGES, chats)
+        clock.advance(minutes=5)
+    assert db.deliveries.counts() == {"pending": len(ids)}
+    bot_api.faults.clear()  # the API is back
+    report = await broadcaster.broadcast(digest, MESSAGES)
+    assert report.sent == len(ids) and db.deliveries.counts() == {"sent": len(ids)}
+    assert all(bot_api.texts(chat_id) == MESSAGES for chat_id in ids)
 
 
 async def test_per_chat_spacing_is_respected(
@@ -283,3 +325,19 @@ async def test_a_group_migrated_to_a_supergroup_already_known_is_merged_and_nobo
         digest_id(db, clock), MESSAGES, db.chats.subscribers("morning")
     )
     assert again.sent == 3 and bot_api.texts(-1004000) == MESSAGES * 2  # a new digest: once more
+
+
+async def test_a_slow_answer_is_waited_for_not_sent_again(
+    bot_api: FakeBotAPI, db: Database, clock: FakeClock
+) -> None:
+    """Telegram accepts the message and answers after 6 s (PTB's default read timeout is 5 s):
+    the bot's own client waits, so the reader gets each part once (the audit saw 10 of 10
+    duplicated)."""
+    chats = subscribers(db, clock, [1101])
+    bot_api.slow_answers[1101] = 6.0
+    async with make_bot(TOKEN, bot_api.base_url) as slow_bot:  # the bot's own settings
+        report = await Broadcaster(db, slow_bot, fast_limiter()).broadcast(
+            digest_id(db, clock), MESSAGES[:1], chats
+        )
+    assert report.sent == 1 and report.deferred == 0
+    assert bot_api.texts(1101) == MESSAGES[:1]

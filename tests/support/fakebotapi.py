@@ -86,6 +86,8 @@ class FakeBotAPI:
         self._next_update_id = 1
         self._updates_ready = threading.Condition()
         self.chat_admins: set[tuple[int, int]] = set()  # (chat_id, user_id)
+        # chat id -> seconds: messages are accepted at once and answered that much later
+        self.slow_answers: dict[int, float] = {}
         self.edits: list[dict[str, Any]] = []
         self.answered_callbacks = 0
         self.webhook: dict[str, Any] | None = None  # what setWebhook was last given
@@ -434,6 +436,8 @@ class FakeBotAPI:
             }
             self.messages.setdefault(chat_id, []).append(record)
             self.send_times.setdefault(chat_id, []).append(time.monotonic())
+        if chat_id in self.slow_answers:  # accepted, but the answer comes late
+            self._release.wait(self.slow_answers[chat_id])
         return 200, {
             "ok": True,
             "result": {
