@@ -345,8 +345,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         err.print(f"chipdigest: {exc}", markup=False)
         return 1
-    except (DigestError, StorageError) as exc:
-        log.error("%s failed: %s", args.command, exc)
+    except StorageError as exc:  # one line, naming where the database comes from
+        where = "--database" if args.database else "CHIPDIGEST_DATABASE_URL"
+        err.print(f"chipdigest: {where}: {exc}", markup=False)
+        return 1
+    except DigestError as exc:
         err.print(f"chipdigest: {exc}", markup=False)
         return 1
 

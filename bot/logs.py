@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
 
 from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy.engine import make_url
@@ -48,8 +49,10 @@ def secrets_of(settings: Settings) -> list[str]:
     found = [v.get_secret_value() for v in values if v is not None]
     if settings.database_url:
         password = make_url(settings.database_url).password
-        if password:
-            found.append(str(password))
+        if password:  # as typed, and as it appears inside a URL (percent-encoded)
+            found += dict.fromkeys(
+                [str(password), quote(str(password), safe=""), quote_plus(str(password))]
+            )
     return found
 
 

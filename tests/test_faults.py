@@ -8,8 +8,10 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 from telegram import Bot
 
 from bot import commands
@@ -20,7 +22,7 @@ from digest.compose.render import render_telegram
 from digest.html import MESSAGE_LIMIT, telegram_length
 from tests.support.fakebotapi import TOKEN, FakeBotAPI
 from tests.support.feedserver import FeedServer
-from tests.support.helpers import FakeClock
+from tests.support.helpers import FakeClock, free_port
 
 
 @pytest.fixture
@@ -178,3 +180,32 @@ async def test_an_undeliverable_digest_fails_with_a_reason_and_the_queue_goes_on
     assert ctx.db.deliveries.counts(bad_id) == {"failed": 1}
     assert ctx.db.deliveries.counts(good.saved_id) == {"sent": 1}
     assert len(bot_api.texts(901)) == len(render_telegram(good.digest))
+
+
+def test_a_database_password_that_needs_escaping_works_and_is_never_printed(
+    database_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``%`` in the URL (an escaped password, or a SQLite path with ``%25``) broke Alembic's
+    config parsing and printed the password in the traceback."""
+    from bot.cli import main
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        folder = tmp_path / "odd%folder"
+        folder.mkdir()
+        escaped = f"sqlite:///{folder}/chip%25digest.db"
+        secret = None
+    else:  # trust authentication on the test server: any password is accepted
+        escaped = url.set(password="s3cr/et@pw").render_as_string(hide_password=False)
+        secret = "s3cr/et@pw"
+        assert "s3cr%2Fet%40pw" in escaped
+    assert main(["--database", escaped, "db", "upgrade"]) == 0
+    assert main(["--database", escaped, "items"]) == 0
+    out, err = capsys.readouterr()
+    assert "no items match" in out and "Traceback" not in err
+    if secret is not None:  # the server gone: one line, and no password in any form
+        down = make_url(escaped).set(port=free_port()).render_as_string(hide_password=False)
+        assert main(["--database", down, "items"]) == 1
+        _, err = capsys.readouterr()
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert secret not in err and "s3cr%2Fet%40pw" not in err and "et@pw" not in err
