@@ -1,36 +1,47 @@
 """Alerts for followed companies: new relevant items, batched, at most N messages an hour.
 
 After each fetch cycle every follow of an active chat looks at the items stored since its
-watermark. A chat gets one message listing what is new about everything it follows; a chat
-that has had its hourly share keeps its items for a later, bigger batch (nothing is dropped).
+watermark. A chat gets what is new about everything it follows, in as few messages as fit
+Telegram's limit; a chat that has had its hourly share keeps its items for a later, bigger
+batch (nothing is dropped). Chats are served concurrently through the bot's rate limiter, so
+one chat under a long flood-control wait holds up no other: its alert waits for the next run.
+The watermark moves per message sent, so a batch cut short is never skipped nor repeated.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from telegram.error import TelegramError
+from telegram.error import RetryAfter, TelegramError
 
 from bot.context import AppContext
 from bot.delivery import Blocked, BroadcastReport, Sender
-from digest.html import esc, link
+from digest.catalog import t
+from digest.html import MESSAGE_LIMIT, esc, link, strip_tags, telegram_length
+from digest.text import shorten
 from storage.types import Chat, Item
 
 log = logging.getLogger(__name__)
 MAX_ITEMS_PER_ALERT = 10
+CONCURRENCY = 16
 
 
 @dataclass(frozen=True, slots=True)
 class AlertBatch:
     chat: Chat
-    items: dict[str, list[Item]]  # company id → new items
+    items: dict[str, list[Item]]  # company id → new items, oldest first
 
-    @property
-    def newest(self) -> dict[str, int]:
-        return {c: max(i.id for i in items) for c, items in self.items.items()}
+
+@dataclass(frozen=True, slots=True)
+class AlertMessage:
+    text: str
+    newest: dict[str, int]  # company id → the newest item id this message carries
+    items: int
 
 
 def pending_alerts(ctx: AppContext) -> list[AlertBatch]:
@@ -42,34 +53,71 @@ def pending_alerts(ctx: AppContext) -> list[AlertBatch]:
     return [AlertBatch(chat, dict(items)) for chat, items in by_chat.values()]
 
 
-def render_alert(ctx: AppContext, batch: AlertBatch) -> str:
-    zh = batch.chat.language == "zh"
-    lines = ["<b>" + ("关注提醒" if zh else "Alert") + "</b>"]
+def _lines(ctx: AppContext, batch: AlertBatch) -> Iterator[tuple[str, str | None, int]]:
+    """(HTML line, company, item id) in order: a company's name, then its items."""
+    language = batch.chat.language
+    yield f"<b>{esc(t('alert.title', language))}</b>", None, 0
     for company_id, items in batch.items.items():
         company = ctx.companies.get(company_id)
-        name = company.display_name(batch.chat.language) if company else company_id
-        lines.append(f"<b>{esc(name)}</b>")
-        for item in items[:MAX_ITEMS_PER_ALERT]:
-            lines.append(f"• {link(item.link, item.title)} — {esc(item.outlet)}")
-    return "\n".join(lines)
+        name = company.display_name(language) if company else company_id
+        yield f"<b>{esc(name)}</b>", None, 0
+        for item in sorted(items, key=lambda i: i.id)[:MAX_ITEMS_PER_ALERT]:
+            yield f"• {link(item.link, item.title)} — {esc(item.outlet)}", company_id, item.id
+
+
+def render_alert(ctx: AppContext, batch: AlertBatch) -> list[AlertMessage]:
+    """The batch as messages within Telegram's limit, each knowing which items it carries."""
+    messages: list[AlertMessage] = []
+    lines: list[str] = []
+    newest: dict[str, int] = {}
+    count = length = 0
+    for line, company, item_id in _lines(ctx, batch):
+        if telegram_length(line) > MESSAGE_LIMIT // 2:  # a hostile title: plain and short
+            line = esc(shorten(strip_tags(line), 500))
+        size = telegram_length(line) + 1  # and its newline
+        if lines and length + size > MESSAGE_LIMIT:
+            messages.append(AlertMessage("\n".join(lines), newest, count))
+            lines, newest, count, length = [], {}, 0, 0
+        lines.append(line)
+        length += size
+        if company is not None:
+            newest[company] = max(newest.get(company, 0), item_id)
+            count += 1
+    if count:
+        messages.append(AlertMessage("\n".join(lines), newest, count))
+    return messages
 
 
 async def send_alerts(ctx: AppContext, sender: Sender, per_hour: int) -> int:
-    """Send what is due; returns the number of alert messages sent."""
+    """Send what is due, chats concurrently; returns the number of alert messages sent."""
     now = ctx.clock()
-    sent = 0
-    for batch in pending_alerts(ctx):
-        if ctx.db.follows.alerts_since(batch.chat.id, now - timedelta(hours=1)) >= per_hour:
-            continue  # its items wait for the next batch
+    slots = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(batch: AlertBatch) -> int:
+        async with slots:
+            return await _send_batch(ctx, sender, batch, per_hour, now)
+
+    return sum(await asyncio.gather(*(one(b) for b in pending_alerts(ctx))))
+
+
+async def _send_batch(
+    ctx: AppContext, sender: Sender, batch: AlertBatch, per_hour: int, now: datetime
+) -> int:
+    chat, sent = batch.chat, 0
+    allowed = per_hour - ctx.db.follows.alerts_since(chat.id, now - timedelta(hours=1))
+    for message in render_alert(ctx, batch)[: max(allowed, 0)]:
         try:
-            await sender.send(batch.chat, render_alert(ctx, batch), BroadcastReport())
+            await sender.send(chat, message.text, BroadcastReport())
         except Blocked:
-            continue
+            return sent
+        except RetryAfter as exc:  # a long wait for this chat: its items wait for next time
+            log.info("alert to chat %s deferred by flood control: %s", chat.chat_id, exc)
+            return sent
         except TelegramError as exc:
-            log.warning("alert to chat %s failed: %s", batch.chat.chat_id, exc)
-            continue
-        ctx.db.follows.record_alert(batch.chat.id, now, sum(len(v) for v in batch.items.values()))
-        for company, newest in batch.newest.items():
-            ctx.db.follows.advance(batch.chat.id, company, newest)
+            log.warning("alert to chat %s failed: %s", chat.chat_id, exc)
+            return sent
+        ctx.db.follows.record_alert(chat.id, now, message.items)
+        for company, newest in message.newest.items():
+            ctx.db.follows.advance(chat.id, company, newest)
         sent += 1
     return sent

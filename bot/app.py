@@ -51,6 +51,7 @@ RESUME_WINDOW = timedelta(hours=6)
 # A delivery failing for a passing reason is tried again for this long at most (a newer
 # digest of its edition supersedes it sooner).
 RETRY_WINDOW = timedelta(hours=24)
+ALERT_MAX_WAIT = 30.0  # seconds of flood control an alert waits; longer: the next run
 
 
 def last_fire_time(cron: str, zone: ZoneInfo, now: datetime) -> datetime | None:
@@ -76,6 +77,7 @@ class Runtime:
     # Whether this process sends broadcasts itself; a standby only queues them for the leader.
     sends_itself: Callable[[], bool] = lambda: True
     sending: set[int] = field(default_factory=set)  # digests this process is delivering now
+    alerting: asyncio.Task[int] | None = None  # the alerts of the last fetch, while they run
 
     async def fetch_and_alert(self) -> None:
         self.ensure_edition_jobs()
@@ -84,13 +86,26 @@ class Runtime:
         except (DigestError, StorageError) as exc:  # a setting or the database: say it once
             log.error("fetch cycle failed: %s", exc)
             return
-        alerts = await send_alerts(self.ctx, self.sender, self.ctx.settings.alerts_per_hour)
         log.info(
-            "fetch cycle: %d sources, %d new items, %d alerts",
+            "fetch cycle: %d sources, %d new items, %d failed",
             len(outcomes),
             sum(o.new for o in outcomes),
-            alerts,
+            sum(o.status == "error" for o in outcomes),
         )
+        # Alerts go on their own: a chat under a long flood-control wait must not hold up the
+        # next fetch ("maximum number of running instances reached").
+        if self.alerting is None or self.alerting.done():
+            self.alerting = asyncio.create_task(self.alert())
+
+    async def alert(self) -> int:
+        try:
+            sent = await send_alerts(self.ctx, self.sender, self.ctx.settings.alerts_per_hour)
+        except (DigestError, StorageError) as exc:
+            log.error("alerts failed: %s", exc)
+            return 0
+        if sent:
+            log.info("alerts: %d messages", sent)
+        return sent
 
     def window_key(self, edition: str, zone: str) -> str:
         """Each (edition, time zone) has its own window: Berlin's morning digest is not
@@ -304,11 +319,12 @@ class Leadership:
         scheduler, self.runtime.scheduler = self.runtime.scheduler, None
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)  # also cancels the jobs running on the loop
-        work, self._work = self._work, None
-        if work is not None and not work.done():
-            work.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await work
+        for work in (self._work, self.runtime.alerting):
+            if work is not None and not work.done():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+        self._work = self.runtime.alerting = None
 
 
 def command_menu(language: str, admin: bool = False) -> list[BotCommand]:
@@ -366,7 +382,8 @@ def build_application(
             on_report=ctx.metrics.record_broadcast,
             clock=ctx.clock,
         ),
-        Sender(ctx.db, application.bot, limiter, clock=ctx.clock),
+        # Alerts wait out short flood control (all sending pauses), not an hour for one chat.
+        Sender(ctx.db, application.bot, limiter, clock=ctx.clock, max_wait=ALERT_MAX_WAIT),
     )
     conversation = Conversation(ctx, frozenset(settings.admin_ids), broadcast=runtime.broadcast)
     leadership = Leadership(

@@ -130,6 +130,15 @@ class RateLimiter:
         if delay > 0:
             await asyncio.sleep(delay)
 
+    def pause(self, seconds: float) -> bool:
+        """Flood control for the whole bot: no send goes before ``seconds`` from now. Returns
+        whether this extended the pause (so the caller logs it once, not once per chat)."""
+        until = self._clock() + seconds
+        if until <= self._next_overall:
+            return False
+        self._next_overall = until
+        return True
+
 
 @dataclass
 class BroadcastReport:
@@ -167,11 +176,15 @@ class Sender:
         *,
         max_attempts: int = 5,
         backoff: float = 0.5,
+        max_wait: float | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.db = db
         self.bot = bot
+        # A flood-control wait longer than this is not waited out here: RetryAfter is raised
+        # for the caller to try that chat later (None: wait as long as Telegram asks).
+        self.max_wait = max_wait
         self.limiter = limiter or RateLimiter()
         self.max_attempts = max_attempts
         self.backoff = backoff
@@ -203,7 +216,12 @@ class Sender:
                 return chat
             except RetryAfter as exc:
                 report.retried_after += 1
-                await self._sleep(_seconds(exc))
+                seconds = _seconds(exc)
+                if self.max_wait is not None and seconds > self.max_wait:
+                    raise  # the caller tries this chat again later; the others go on
+                if self.limiter.pause(seconds):  # every send waits, not only this chat's
+                    log.warning("Telegram's flood control: all sending paused for %.0f s", seconds)
+                await self._sleep(seconds)
             except Forbidden as exc:
                 self.db.chats.deactivate(chat.id, self.clock())
                 raise Blocked(str(exc)) from exc

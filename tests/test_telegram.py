@@ -23,6 +23,7 @@ from bot.app import (
 from bot.config import load_settings
 from bot.context import AppContext
 from bot.delivery import RateLimiter
+from digest.html import telegram_length
 from digest.ingest.parse import ParsedFeed, RawEntry
 from storage import Database
 from storage.leader import LOCK_KEY, LeaderLock
@@ -396,3 +397,74 @@ async def test_the_upgrade_of_a_group_to_a_supergroup_moves_its_subscription(
     await until(lambda: ctx.db.chats.get(-300) is None)
     merged = ctx.db.chats.get(-1003000)
     assert merged is not None and merged.editions == ("morning",)
+
+
+async def test_one_follower_under_long_flood_control_holds_up_neither_others_nor_fetching(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    """The audit: ``retry_after=3600`` for one follower blocked every other follower's alert
+    and every later fetch. Now the others get theirs at once, the fetch job returns, and the
+    held-up chat's items wait for a later run (its watermark did not move)."""
+    application, ctx = running
+    for user in (ALICE, BOB):
+        bot_api.push_message(user, user, "/follow 摩尔线程")
+    await until(lambda: len(bot_api.texts(ALICE)) == len(bot_api.texts(BOB)) == 1)
+    source, _ = ctx.db.sources.add("https://flood.example/feed", ctx.clock(), "来源")
+    entry = RawEntry(
+        None,
+        "https://flood.example/1",
+        "摩尔线程发布新一代训练GPU",
+        "摩尔线程发布GPU。",
+        datetime.now(UTC),
+    )
+    ctx.pipeline().ingest_parsed(source, ParsedFeed("来源", None, [entry], "utf-8", None))
+    bot_api.faults.append(
+        Fault(
+            "sendMessage",
+            429,
+            "Too Many Requests: retry after 3600",
+            ALICE,
+            1,
+            {"retry_after": 3600},
+        )
+    )
+    started = asyncio.get_running_loop().time()
+    await runtime(application).fetch_and_alert()  # fetches (the samples fail offline), returns
+    await asyncio.wait_for(runtime(application).alerting, 10)  # type: ignore[arg-type]
+    assert asyncio.get_running_loop().time() - started < 10
+    assert len(bot_api.texts(BOB)) == 2 and len(bot_api.texts(ALICE)) == 1
+    [waiting] = pending_alerts(ctx)
+    assert waiting.chat.chat_id == ALICE  # nothing lost: it goes with the next run
+    assert await send_alerts(ctx, runtime(application).sender, per_hour=4) == 1
+    assert "摩尔线程发布新一代训练GPU" in bot_api.texts(ALICE)[1]
+
+
+async def test_an_alert_batch_longer_than_a_message_is_split_and_advances_per_message(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    """The audit: a batch over 4,096 characters was refused every cycle, the watermark never
+    moved, the chat never got another alert."""
+    application, ctx = running
+    bot_api.push_message(BOB, BOB, "/follow 寒武纪")
+    await until(lambda: len(bot_api.texts(BOB)) == 1)
+    bot_api.push_message(BOB, BOB, "/follow 海光信息")
+    await until(lambda: len(bot_api.texts(BOB)) == 2)
+    source, _ = ctx.db.sources.add("https://long.example/feed", ctx.clock(), "来源" * 30)
+    entries = [
+        RawEntry(
+            None,
+            f"https://long.example/{company}/{n}",
+            f"{name}第{n}款芯片发布，" + "性能与能效详解" * 30,
+            f"{name}发布新芯片，面向智算中心。",
+            datetime.now(UTC),
+        )
+        for company, name in (("c", "寒武纪"), ("h", "海光信息"))
+        for n in range(10)
+    ]
+    ctx.pipeline().ingest_parsed(source, ParsedFeed("来源", None, entries, "utf-8", None))
+    sent = await send_alerts(ctx, runtime(application).sender, per_hour=10)
+    alerts = bot_api.texts(BOB)[2:]
+    assert sent == len(alerts) >= 2
+    assert all(telegram_length(a) <= 4096 for a in alerts)
+    assert pending_alerts(ctx) == []  # every item went out, the watermarks moved
+    assert sum(a.count("芯片发布") for a in alerts) == 20
