@@ -15,6 +15,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.commands import CommandError
+from bot.commands.sources import check_source
 from bot.config import ZoneName
 from bot.context import AppContext
 
@@ -59,6 +60,7 @@ class ImportReport:
     chats_updated: int = 0
     follows_added: int = 0
     unknown_companies: set[str] = field(default_factory=set)
+    refused: list[str] = field(default_factory=list)  # sources that failed the checks
 
     def __str__(self) -> str:
         text = (
@@ -66,6 +68,8 @@ class ImportReport:
             f"chats: {self.chats_added} added, {self.chats_updated} updated; "
             f"follows: {self.follows_added} added"
         )
+        if self.refused:
+            text += f"; sources refused: {'; '.join(self.refused)}"
         if self.unknown_companies:
             text += (
                 f"; not followed (unknown companies): {', '.join(sorted(self.unknown_companies))}"
@@ -108,7 +112,12 @@ def parse_export(data: object) -> Export:
 def import_state(ctx: AppContext, export: Export) -> ImportReport:
     db, now, report = ctx.db, ctx.clock(), ImportReport()
     for record in export.sources:
-        source, created = db.sources.add(record.url, now, record.title)
+        try:
+            url = check_source(ctx, record.url)
+        except CommandError as exc:  # checked like /addsource; the rest goes on
+            report.refused.append(str(exc))
+            continue
+        source, created = db.sources.add(url, now, record.title)
         report.sources_added += created
         if source.enabled != record.enabled:
             db.sources.set_enabled(source.id, record.enabled)

@@ -18,6 +18,7 @@ from bot import commands
 from bot.config import load_settings
 from bot.context import AppContext
 from bot.delivery import Broadcaster, RateLimiter, Sender, make_bot
+from bot.runtime import Runtime
 from digest.compose.render import render_telegram
 from digest.html import MESSAGE_LIMIT, telegram_length
 from tests.support.fakebotapi import TOKEN, FakeBotAPI
@@ -138,8 +139,6 @@ async def test_an_undeliverable_digest_fails_with_a_reason_and_the_queue_goes_on
 ) -> None:
     """A queued digest that cannot be rendered (its citations do not check out) is marked
     failed with the reason; the healthy digest queued behind it is delivered."""
-    from bot.app import Runtime
-
     chat = ctx.db.chats.upsert(901, "private", None, clock())
     broken = commands.compose_digest(ctx, edition="morning").digest.to_dict()
     broken["sections"] = [
@@ -209,3 +208,36 @@ def test_a_database_password_that_needs_escaping_works_and_is_never_printed(
         _, err = capsys.readouterr()
         assert err.count("\n") == 1 and "Traceback" not in err
         assert secret not in err and "s3cr%2Fet%40pw" not in err and "et@pw" not in err
+
+
+async def test_sources_are_checked_when_added_and_shown_without_credentials(
+    database_url: str,
+    feed_server: FeedServer,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A metadata address is refused by /addsource (not only when fetched), and a feed URL
+    with a user, a password and a key is never shown or logged with them."""
+    from bot.conversation import Caller, Conversation
+
+    monkeypatch.setenv("CHIPDIGEST_ALLOW_PRIVATE_SOURCES", "127.0.0.1/32")  # a LAN RSSHub
+    ctx = AppContext(load_settings(), database_url=database_url)
+    ctx.prepare()
+    talk = Conversation(ctx, admins=frozenset({1}))
+    admin = Caller(1, "private", 1)
+    [refused] = await talk.handle(admin, "/addsource http://100.100.100.200/latest/meta-data")
+    assert "non-public address" in refused.text and ctx.db.sources.all() == []
+
+    feed_server.add("/private.xml", status=500)
+    secret_url = (
+        feed_server.url("/private.xml").replace("http://", "http://reader:hunter2pw@")
+        + "?key=k3y-s3cret&lang=zh"
+    )
+    [added] = await talk.handle(admin, f"/addsource {secret_url}")
+    await commands.fetch(ctx)
+    [listed] = await talk.handle(Caller(2, "private", 2), "/sources")
+    [stats] = await talk.handle(admin, "/stats")
+    shown = added.text + listed.text + stats.text + caplog.text
+    assert "hunter2pw" not in shown and "k3y-s3cret" not in shown and "reader" not in shown
+    assert "lang=zh" in added.text and "key=***" in added.text
+    ctx.close()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import socket
 from datetime import timedelta
+
+import pytest
 
 from digest.ingest.fetch import Fetcher, FetchOptions
 from storage import Database
@@ -209,3 +213,52 @@ async def test_user_agent_names_the_bot(
     url = feed_server.add_file("/feed", "rdf.xml", "application/rdf+xml")
     await make_pipeline().run([db.sources.add(url, clock())[0]])
     assert feed_server.request_headers["/feed"][0]["User-Agent"].startswith("chip-digest/")
+
+
+STRICT = FetchOptions(connect_timeout=2, read_timeout=1, total_timeout=3)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "100.100.100.200",  # Alibaba Cloud's metadata service, in 100.64.0.0/10
+        "[2002:7f00:1::]",  # 6to4 form of 127.0.0.1
+        "[2002:a9fe:a9fe::]",  # 6to4 form of 169.254.169.254
+        "[64:ff9b::7f00:1]",  # NAT64 form of 127.0.0.1
+        "[::ffff:10.0.0.1]",  # IPv4-mapped private
+        "198.18.0.1",  # benchmarking range
+    ],
+)
+async def test_special_purpose_addresses_are_refused(
+    host: str, db: Database, make_pipeline, clock: FakeClock
+) -> None:
+    source, _ = db.sources.add(f"http://{host}/feed.xml", clock())
+    [outcome] = await make_pipeline(fetch=STRICT).run([source])
+    assert outcome.status == "error" and "non-public address" in (outcome.error or "")
+
+
+async def test_dns_rebinding_cannot_reach_loopback(
+    feed_server: FeedServer,
+    db: Database,
+    make_pipeline,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The name resolves to a public address when checked and to 127.0.0.1 afterwards: the
+    connection goes to the address that was checked (which the test's socket guard stops),
+    never to the feed server on loopback."""
+    feed_server.add_file("/feed.xml", "rss2.xml", "application/rss+xml")
+    answers = iter(["8.8.8.8"])
+    real = asyncio.base_events.BaseEventLoop.getaddrinfo
+
+    async def rebinding(self, host, port, *args, **kwargs):
+        if host in ("rebind.test", b"rebind.test"):
+            address = next(answers, "127.0.0.1")
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+        return await real(self, host, port, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio.base_events.BaseEventLoop, "getaddrinfo", rebinding)
+    source, _ = db.sources.add(f"http://rebind.test:{feed_server.port}/feed.xml", clock())
+    [outcome] = await make_pipeline(fetch=STRICT).run([source])
+    assert outcome.status == "error"
+    assert feed_server.hits["/feed.xml"] == 0

@@ -15,14 +15,11 @@ from telegram.ext import Application
 
 from bot import commands
 from bot.alerts import pending_alerts, send_alerts
-from bot.app import (
-    Runtime,
-    build_application,
-    last_fire_time,
-)
+from bot.app import build_application
 from bot.config import load_settings
 from bot.context import AppContext
 from bot.delivery import RateLimiter
+from bot.runtime import Runtime, last_fire_time
 from digest.html import telegram_length
 from digest.ingest.parse import ParsedFeed, RawEntry
 from storage import Database

@@ -9,10 +9,12 @@ import httpx
 
 from bot.commands.errors import CommandError, check_feed_url
 from bot.context import AppContext
-from digest.errors import ConfigError
+from digest.errors import BlockedURL, ConfigError, NetworkError
+from digest.ingest.fetch import check_url_now
 from digest.ingest.pipeline import SourceOutcome
 from digest.ingest.samples import SAMPLE_FEEDS, BundledFeedTransport
 from digest.ingest.sources import SourceSpec, read_opml, write_opml
+from digest.urls import display_url
 from storage.types import Source
 
 
@@ -45,8 +47,23 @@ def list_sources(ctx: AppContext) -> list[Source]:
     return ctx.db.sources.all()
 
 
+def check_source(ctx: AppContext, url: str) -> str:
+    """A URL fit to be a source: http(s), not too long, and (unless private sources are
+    allowed) resolving only to public addresses — checked when it is added, not only when
+    fetched."""
+    url = check_feed_url(url)
+    options = ctx.settings.fetch_options()
+    try:
+        check_url_now(url, options.allow_private, options.private_allowlist)
+    except NetworkError:
+        pass  # a name that does not resolve today is the fetch's to report, not a refusal
+    except BlockedURL as exc:
+        raise CommandError("error.source_refused", url=display_url(url), reason=str(exc)) from exc
+    return url
+
+
 def add_source(ctx: AppContext, url: str, title: str | None = None) -> tuple[Source, bool]:
-    return ctx.db.sources.add(check_feed_url(url), ctx.clock(), title)
+    return ctx.db.sources.add(check_source(ctx, url), ctx.clock(), title)
 
 
 def remove_source(ctx: AppContext, source_id: int) -> None:

@@ -65,59 +65,114 @@ class FetchResult:
 Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries (mapped, 6to4, Teredo, NAT64), if any: each is a
+    way to reach 127.0.0.1 or a metadata service through an address that looks global."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def _is_public(address: str, allowlist: Networks = ()) -> bool:
+    """Whether ``address`` is on the public internet, by what :mod:`ipaddress` knows of the
+    special-purpose registries (100.64.0.0/10 — Alibaba Cloud's metadata service is at
+    100.100.100.200 —, link-local, loopback, private, documentation, ...)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(ip)
+        if inner is not None:
+            return _is_public(str(inner), allowlist)
     if any(ip in network for network in allowlist):
         return True
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
+    return ip.is_global and not ip.is_multicast
 
 
-async def check_url(url: httpx.URL | str, allow_private: bool, allowlist: Networks = ()) -> None:
-    """Raise :class:`BlockedURL` unless ``url`` is http(s) to a public address (or allowed)."""
-    url = httpx.URL(url) if isinstance(url, str) else url
-    if url.scheme not in ("http", "https"):
-        raise BlockedURL(f"only http(s) URLs are fetched, not {url.scheme or 'a bare path'!r}")
-    host = url.host
-    if not host:
-        raise BlockedURL("URL has no host")
-    if allow_private:
-        return
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, url.port or (443 if url.scheme == "https" else 80), type=socket.SOCK_STREAM
-        )
-    except socket.gaierror as exc:
-        raise NetworkError(f"cannot resolve {host}: {exc.strerror}") from exc
-    for info in infos:
-        address = str(info[4][0])
+def _check_addresses(host: str, addresses: list[str], allowlist: Networks) -> str:
+    """The first address of ``host`` if every one is public; else :class:`BlockedURL`."""
+    for address in addresses:
         if not _is_public(address, allowlist):
             raise BlockedURL(
                 f"{host} resolves to non-public address {address} "
                 "(set CHIPDIGEST_ALLOW_PRIVATE_SOURCES=1 to allow)"
             )
+    if not addresses:
+        raise NetworkError(f"cannot resolve {host}")
+    return addresses[0]
+
+
+def _split(url: httpx.URL | str) -> tuple[httpx.URL, str, int]:
+    url = httpx.URL(url) if isinstance(url, str) else url
+    if url.scheme not in ("http", "https"):
+        raise BlockedURL(f"only http(s) URLs are fetched, not {url.scheme or 'a bare path'!r}")
+    if not url.host:
+        raise BlockedURL("URL has no host")
+    return url, url.host, url.port or (443 if url.scheme == "https" else 80)
+
+
+async def check_url(
+    url: httpx.URL | str, allow_private: bool, allowlist: Networks = ()
+) -> str | None:
+    """Raise :class:`BlockedURL` unless ``url`` is http(s) to a public address (or allowed);
+    returns the checked address to connect to (None when private addresses are allowed)."""
+    url, host, port = _split(url)
+    if allow_private:
+        return None
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise NetworkError(f"cannot resolve {host}: {exc.strerror}") from exc
+    return _check_addresses(host, [str(i[4][0]) for i in infos], allowlist)
+
+
+def check_url_now(url: str, allow_private: bool, allowlist: Networks = ()) -> None:
+    """:func:`check_url` for code that is not async (a source being added)."""
+    _, host, port = _split(url)
+    if allow_private:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise NetworkError(f"cannot resolve {host}: {exc.strerror}") from exc
+    _check_addresses(host, [str(i[4][0]) for i in infos], allowlist)
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
-    """Checks every request, redirects included, before it reaches the network."""
+    """Checks every request, redirects included, before it reaches the network, and connects
+    to the very address it checked: a name that resolves to a public address for the check
+    and to 127.0.0.1 for the connection (DNS rebinding) never reaches the second. The Host
+    header and the TLS server name stay the original host's."""
 
     def __init__(
-        self, inner: httpx.AsyncBaseTransport, allow_private: bool, allowlist: Networks = ()
+        self,
+        inner: httpx.AsyncBaseTransport,
+        allow_private: bool,
+        allowlist: Networks = (),
+        pin: bool = True,
     ) -> None:
         self._inner = inner
         self._allow_private = allow_private
         self._allowlist = allowlist
+        self._pin = pin  # not through a proxy: the proxy resolves and connects
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await check_url(request.url, self._allow_private, self._allowlist)
+        address = await check_url(request.url, self._allow_private, self._allowlist)
+        if address is not None and self._pin:
+            request = httpx.Request(
+                request.method,
+                request.url.copy_with(host=address),
+                headers=request.headers,  # Host: the original name
+                stream=request.stream,
+                extensions={**request.extensions, "sni_hostname": request.url.host},
+            )
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -145,7 +200,9 @@ class Fetcher:
         self.options = options
         inner = transport or httpx.AsyncHTTPTransport(proxy=options.proxy, retries=0)
         if transport is None:
-            inner = GuardedTransport(inner, options.allow_private, options.private_allowlist)
+            inner = GuardedTransport(
+                inner, options.allow_private, options.private_allowlist, pin=not options.proxy
+            )
         self._client = httpx.AsyncClient(
             transport=inner,
             timeout=httpx.Timeout(
