@@ -6,7 +6,9 @@ start-up with one line naming the setting (:func:`load_settings`).
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
+import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -150,6 +152,39 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str | None) -> str | None:
         if value is not None and "://" not in value:
             raise ValueError("expected a URL such as sqlite:///data/chipdigest.db")
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, value: Path) -> Path:
+        """It must be a folder this process can write, or one it can create."""
+        existing = next((p for p in (value, *value.parents) if p.exists()), None)
+        if existing is not None and existing == value and not value.is_dir():
+            raise ValueError("is a file, not a folder")
+        if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+            raise ValueError(f"{existing} is not writable")
+        return value
+
+    @field_validator("http_proxy")
+    @classmethod
+    def _http_proxy(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
+            raise ValueError("expected a proxy URL such as http://127.0.0.1:7890")
+        if parts.scheme.startswith("socks") and importlib.util.find_spec("socksio") is None:
+            raise ValueError("a SOCKS proxy needs httpx's socks extra: pip install 'httpx[socks]'")
+        return value
+
+    @field_validator("webhook_listen", "http_listen")
+    @classmethod
+    def _listen_address(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError as exc:
+            if value != "localhost":
+                raise ValueError("expected an IP address such as 0.0.0.0 or 127.0.0.1") from exc
         return value
 
     @field_validator("log_level")

@@ -161,6 +161,29 @@ def test_a_malformed_setting_stops_start_up_with_one_line(
     assert "CHIPDIGEST_FETCH_INTERVAL_MINUTES" in err and "'often'" in err
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "code"),
+    [
+        ("CHIPDIGEST_DATABASE_URL", "mysql://reader@127.0.0.1/chips", 1),  # no driver installed
+        ("CHIPDIGEST_DATABASE_URL", "postgresql+psycopg://u:pw@127.0.0.1:1/x", 1),  # down
+        ("CHIPDIGEST_DATA_DIR", "a-file", 2),
+        ("CHIPDIGEST_HTTP_LISTEN", "everywhere", 2),
+        ("CHIPDIGEST_WEBHOOK_LISTEN", "0.0.0.0.0", 2),
+        ("CHIPDIGEST_HTTP_PROXY", "proxy on port 7890", 2),
+        ("CHIPDIGEST_HTTP_PROXY", "socks5://127.0.0.1:1080", 2),  # needs httpx[socks]
+    ],
+)
+def test_a_setting_that_cannot_work_is_one_line_naming_it(
+    name: str, value: str, code: int, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    Path("a-file").write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv(name, value)
+    result, out, err = run(capsys, "items")
+    assert (result, out) == (code, "")
+    assert err.strip().count("\n") == 0 and "Traceback" not in err
+    assert name in err and "pw@" not in err
+
+
 def test_dotenv_is_honoured(capsys: pytest.CaptureFixture[str]) -> None:
     Path(".env").write_text("CHIPDIGEST_TIMEZONE=Mars/Olympus_Mons\n", encoding="utf-8")
     code, _, err = run(capsys, "items")
