@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     max_feed_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     story_window_hours: int = Field(default=72, ge=1)
     story_index_capacity: int = Field(default=10_000, ge=100)
+    max_items_per_feed: int = Field(default=200, ge=1, le=5000)
     log_level: str = "INFO"
     log_format: str = Field(default="text", pattern="^(text|json)$")
     # Webhook mode (instead of long polling) when webhook_url is set: the public HTTPS URL
@@ -238,6 +239,7 @@ class Settings(BaseSettings):
             backoff_base=timedelta(minutes=self.fetch_interval_minutes),
             story_window=timedelta(hours=self.story_window_hours),
             story_capacity=self.story_index_capacity,
+            max_items_per_feed=self.max_items_per_feed,
         )
 
 

@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import socket
 from datetime import timedelta
+from email.utils import format_datetime
 
 import pytest
 
@@ -262,3 +263,39 @@ async def test_dns_rebinding_cannot_reach_loopback(
     [outcome] = await make_pipeline(fetch=STRICT).run([source])
     assert outcome.status == "error"
     assert feed_server.hits["/feed.xml"] == 0
+
+
+async def test_a_utf8_feed_with_a_few_bad_bytes_keeps_its_chinese(
+    feed_server: FeedServer, db: Database, make_pipeline, clock: FakeClock
+) -> None:
+    """Left to feedparser, the whole feed was re-read as ISO-8859-2 (mojibake everywhere)."""
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>芯片源</title>'
+        "<item><title>寒武纪发布新一代思元芯片</title><link>https://bad.example/1</link>"
+        "<description>坏字节在这里：".encode()
+        + b"\xff\xfe"
+        + "之后仍是中文。</description></item></channel></rss>".encode()
+    )
+    url = feed_server.add("/bad-bytes.xml", body=body, headers={"Content-Type": "text/xml"})
+    source, _ = db.sources.add(url, clock())
+    [outcome] = await make_pipeline().run([source])
+    [item] = db.items.latest()
+    assert outcome.status == "ok" and item.title == "寒武纪发布新一代思元芯片"
+    assert "之后仍是中文" in item.summary
+
+
+async def test_a_huge_feed_gives_only_its_newest_items(
+    feed_server: FeedServer, db: Database, make_pipeline, clock: FakeClock
+) -> None:
+    entries = "".join(
+        f"<item><title>第{n}条：海光信息DCU出货</title><link>https://huge.example/{n}</link>"
+        f"<pubDate>{format_datetime(clock() - timedelta(minutes=n))}</pubDate></item>"
+        for n in range(1000)
+    )
+    body = f'<rss version="2.0"><channel><title>大源</title>{entries}</channel></rss>'.encode()
+    url = feed_server.add("/huge.xml", body=body, headers={"Content-Type": "text/xml"})
+    source, _ = db.sources.add(url, clock())
+    [outcome] = await make_pipeline(max_items_per_feed=50).run([source])
+    assert outcome.new == 50
+    titles = {i.title for i in db.items.latest(limit=100)}
+    assert "第0条：海光信息DCU出货" in titles and "第50条：海光信息DCU出货" not in titles

@@ -8,6 +8,7 @@ silent). No ``FeedParserDict`` leaves this module.
 from __future__ import annotations
 
 import calendar
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -75,10 +76,33 @@ def _entry(entry: Mapping[str, Any]) -> RawEntry:
     )
 
 
+_XML_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)", re.I)
+
+
+def _repair_utf8(body: bytes, content_type: str) -> bytes:
+    """A feed that says it is UTF-8 but carries a few invalid bytes: decode it as UTF-8 with
+    replacement characters. Left to feedparser, the whole feed would be re-read in another
+    encoding (ISO-8859-2, say), and every Chinese character would turn to mojibake."""
+    declared = _XML_DECLARATION.match(body[:200])
+    charset = declared.group(1).decode().lower() if declared else ""
+    if not charset:
+        charset = content_type.lower().partition("charset=")[2].split(";")[0].strip()
+    if charset not in ("utf-8", "utf8", ""):
+        return body
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = body.decode("utf-8", errors="replace")
+        if text.count("\ufffd") * 100 < len(text):  # a few bad bytes, not another encoding
+            return text.encode("utf-8")
+    return body
+
+
 def parse_feed(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
     """Parse a feed body. A bozo feed with entries is used; one with none is an error."""
     lowered = {k.lower(): v for k, v in headers.items()}
     lowered.setdefault("content-location", url)
+    body = _repair_utf8(body, lowered.get("content-type", ""))
     result = feedparser.parse(
         body, response_headers=lowered, sanitize_html=False, resolve_relative_uris=False
     )

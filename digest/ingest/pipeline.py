@@ -42,6 +42,7 @@ SUMMARY_CHARS = 4000  # stored: enough for key points; full-text feeds carry who
 ENRICH_CHARS = 20_000  # tagged: a company named in paragraph nine of a long article counts
 TITLE_CHARS = 300
 OUTLET_CHARS = 80
+NO_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def utcnow() -> datetime:
@@ -55,6 +56,22 @@ class IngestOptions:
     backoff_max: timedelta = timedelta(hours=24)
     story_window: timedelta = timedelta(days=3)
     story_capacity: int = 10_000  # about 15 KB of index per item: ~150 MB at most
+    max_items_per_feed: int = 200  # the newest this many of one fetch (a 50,000-item feed)
+
+
+def newest(entries: Sequence[RawEntry], limit: int) -> list[RawEntry]:
+    """At most ``limit`` entries, the newest by date (undated ones keep the feed's order)."""
+    if len(entries) <= limit:
+        return list(entries)
+    order = sorted(
+        range(len(entries)),
+        key=lambda i: (
+            entries[i].published is None,
+            -(entries[i].published or NO_DATE).timestamp(),
+            i,
+        ),
+    )
+    return [entries[i] for i in sorted(order[:limit])]
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +262,8 @@ class IngestPipeline:
         self, source: Source, feed: ParsedFeed, now: datetime, index: StoryIndex
     ) -> SourceOutcome:
         base = feed.link or source.url
-        candidates = [c for e in feed.entries if (c := self._normalise(source, e, base, now))]
+        entries = newest(feed.entries, self.options.max_items_per_feed)
+        candidates = [c for e in entries if (c := self._normalise(source, e, base, now))]
         known = self.db.items.existing_keys(k for c in candidates for k in c.keys if k is not None)
         outlet = source.title or feed.title or urlsplit(source.url).hostname or "?"
         outlet = shorten(one_line(outlet), OUTLET_CHARS)  # it is on every item of the feed
