@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import ipaddress
 import socket
+import zlib
 from datetime import timedelta
 from email.utils import format_datetime
 
@@ -12,7 +14,7 @@ import pytest
 
 from digest.ingest.fetch import Fetcher, FetchOptions
 from storage import Database
-from tests.support.feedserver import FeedServer
+from tests.support.feedserver import FIXTURES, FeedServer
 from tests.support.helpers import FAST_FETCH, FakeClock
 
 
@@ -299,3 +301,25 @@ async def test_a_huge_feed_gives_only_its_newest_items(
     assert outcome.new == 50
     titles = {i.title for i in db.items.latest(limit=100)}
     assert "第0条：海光信息DCU出货" in titles and "第50条：海光信息DCU出货" not in titles
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_compressed_feed_is_read_and_a_compression_bomb_stops_at_the_cap(
+    encoding: str, feed_server: FeedServer, db: Database, make_pipeline, clock: FakeClock
+) -> None:
+    feed = (FIXTURES / "rss2.xml").read_bytes()
+    pack = gzip.compress if encoding == "gzip" else zlib.compress
+    good = feed_server.add(
+        "/packed.xml",
+        body=pack(feed),
+        headers={"Content-Type": "application/rss+xml", "Content-Encoding": encoding},
+    )
+    bomb = feed_server.add(  # 64 MB of zeros in about 64 KB: the cap is 256 KB
+        "/bomb.xml",
+        body=pack(b"<rss>" + b"\0" * (64 * 1024 * 1024)),
+        headers={"Content-Type": "application/rss+xml", "Content-Encoding": encoding},
+    )
+    sources = [db.sources.add(url, clock())[0] for url in (good, bomb)]
+    packed, exploded = await make_pipeline().run(sources)
+    assert packed.status == "ok" and packed.new > 0
+    assert exploded.status == "error" and "cap" in (exploded.error or "")
