@@ -34,8 +34,14 @@ class Caller:
     chat_kind: str  # private, group, supergroup, channel
     user_id: int
     chat_title: str | None = None
-    is_chat_admin: bool = True  # the front end asks Telegram for groups
     language: str | None = None  # the user's Telegram language, when it is zh or en
+    # Whether the user may change a group's settings; asked only for commands that need it
+    # (a Telegram front end asks getChatMember, cached briefly). None: yes (private chats,
+    # the console).
+    check_chat_admin: Callable[[], Awaitable[bool]] | None = None
+
+    async def is_chat_admin(self) -> bool:
+        return True if self.check_chat_admin is None else await self.check_chat_admin()
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ feed or user text escaped, plus optional inline buttons.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from digest.catalog import t
 from digest.html import esc, strip_tags
 
 ReplyFn = Callable[[Turn], Awaitable[list[Reply]]]
+INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\u00ad]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,7 @@ class Conversation:
         return Turn(self.ctx, caller, language, is_admin, args or [], rest, self.broadcast)
 
     async def handle(self, caller: Caller, text: str) -> list[Reply]:
-        text = text.strip()
+        text = INVISIBLE.sub("", text).strip()  # zero-width characters pasted with a name
         if not text.startswith("/"):
             return [help_reply(self._turn(caller), unknown=text)]
         head, _, rest = text[1:].partition(" ")
@@ -102,7 +104,7 @@ class Conversation:
         if command.admin and not turn.is_admin:
             return turn.reply("refuse.admin_command")
         in_group = caller.chat_kind in ("group", "supergroup")
-        if command.group_admin and in_group and not caller.is_chat_admin:
+        if command.group_admin and in_group and not await caller.is_chat_admin():
             return turn.reply("refuse.group_admin")
         try:
             return await command.run(turn)

@@ -4,7 +4,11 @@ send its replies. No command logic lives here."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
@@ -26,20 +30,49 @@ def markup(reply: Reply) -> InlineKeyboardMarkup | None:
     )
 
 
+ADMIN_CACHE_SECONDS = 60.0
+_admin_cache: dict[tuple[int, int], tuple[float, bool]] = {}
+
+
+async def _is_group_admin(bot: Any, chat_id: int, user_id: int) -> bool:
+    """getChatMember, asked only when a command needs it and remembered for a minute."""
+    now = time.monotonic()
+    known = _admin_cache.get((chat_id, user_id))
+    if known is not None and now - known[0] < ADMIN_CACHE_SECONDS:
+        return known[1]
+    try:
+        member = await bot.get_chat_member(chat_id, user_id)
+        is_admin = member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+    except TelegramError as exc:
+        log.warning("could not check admin rights in chat %s: %s", chat_id, exc)
+        return False  # not cached: the next try may get through
+    if len(_admin_cache) > 10_000:
+        _admin_cache.clear()
+    _admin_cache[(chat_id, user_id)] = (now, is_admin)
+    return is_admin
+
+
 async def caller_of(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Caller | None:
     chat, user = update.effective_chat, update.effective_user
     if chat is None:
         return None
-    is_admin = True
-    if chat.type in GROUPS and user is not None:
-        try:
-            member = await context.bot.get_chat_member(chat.id, user.id)
-            is_admin = member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
-        except TelegramError as exc:
-            log.warning("could not check admin rights in chat %s: %s", chat.id, exc)
-            is_admin = False
-    language = "en" if user and (user.language_code or "").startswith("en") else "zh"
-    return Caller(chat.id, chat.type, user.id if user else 0, chat.title, is_admin, language)
+    message = update.effective_message
+    check: Callable[[], Awaitable[bool]] | None = None
+    if chat.type in GROUPS:
+        sender_chat = message.sender_chat if message is not None else None
+        if sender_chat is not None and sender_chat.id == chat.id:
+            check = None  # an anonymous admin writes as the group itself
+        elif user is None:
+            check = _no
+        else:
+            check = functools.partial(_is_group_admin, context.bot, chat.id, user.id)
+    code = (user.language_code or "") if user else ""
+    language = "en" if code.startswith("en") else "zh" if code.startswith("zh") else None
+    return Caller(chat.id, chat.type, user.id if user else 0, chat.title, language, check)
+
+
+async def _no() -> bool:
+    return False
 
 
 def on_text(conversation: Conversation):  # type: ignore[no-untyped-def]

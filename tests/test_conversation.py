@@ -123,7 +123,7 @@ async def test_admin_commands_are_refused_to_others(ctx: AppContext) -> None:
 
 async def test_only_group_admins_change_group_settings(ctx: AppContext) -> None:
     talk = Conversation(ctx)
-    member = Caller(chat_id=-100, chat_kind="supergroup", user_id=8, is_chat_admin=False)
+    member = Caller(chat_id=-100, chat_kind="supergroup", user_id=8, check_chat_admin=_no)
     [refused] = await talk.handle(member, "/subscribe")
     assert "群管理员" in refused.text
     [reply] = await talk.handle(member, "/company 寒武纪")  # asking is for everyone
@@ -202,3 +202,7 @@ async def test_a_channel_with_a_real_sized_id_is_registered_by_an_admin(ctx: App
     channel = ctx.db.chats.get(-1001234567890)
     assert channel is not None and channel.kind == "channel" and channel.editions == ("morning",)
     assert [c.chat_id for c in ctx.db.chats.subscribers("morning")] == [-1001234567890]
+
+
+async def _no() -> bool:
+    return False

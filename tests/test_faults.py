@@ -31,6 +31,7 @@ def ctx(
     database_url: str, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
 ) -> Iterator[AppContext]:
     monkeypatch.setenv("CHIPDIGEST_ALLOW_PRIVATE_SOURCES", "true")
+    monkeypatch.setenv("CHIPDIGEST_MAX_ITEMS_PER_FEED", "1000")  # the audit's 800 in one feed
     context = AppContext(load_settings(), database_url=database_url, clock=clock)
     context.prepare()
     yield context

@@ -465,3 +465,20 @@ async def test_an_alert_batch_longer_than_a_message_is_split_and_advances_per_me
     assert all(telegram_length(a) <= 4096 for a in alerts)
     assert pending_alerts(ctx) == []  # every item went out, the watermarks moved
     assert sum(a.count("芯片发布") for a in alerts) == 20
+
+
+async def test_group_rights_are_asked_only_when_needed_and_anonymous_admins_count(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    _, ctx = running
+    bot_api.push_message(-500, BOB, "/help", kind="supergroup")
+    await until(lambda: len(bot_api.texts(-500)) == 1)
+    assert bot_api.calls["getChatMember"] == 0  # /help changes nothing: nobody is asked
+    bot_api.push_message(-500, BOB, "/subscribe morning", kind="supergroup")
+    await until(lambda: len(bot_api.texts(-500)) == 2)
+    assert "群管理员" in bot_api.texts(-500)[1] and bot_api.calls["getChatMember"] == 1
+    bot_api.push_anonymous(-500, "/subscribe morning")  # an admin hidden behind the group
+    await until(lambda: len(bot_api.texts(-500)) == 3)
+    chat = ctx.db.chats.get(-500)
+    assert chat is not None and chat.editions == ("morning",)
+    assert bot_api.calls["getChatMember"] == 1

@@ -283,6 +283,10 @@ class Fetcher:
         encoding = response.headers.get("content-encoding", "identity").strip().lower()
         if encoding in ("identity", "") and declared.isdigit() and int(declared) > cap:
             raise ResponseTooLarge(f"body of {int(declared)} bytes is over the {cap}-byte cap")
+        if response.is_stream_consumed:  # a transport that hands over a body already read
+            if len(response.content) > cap:
+                raise ResponseTooLarge(f"body passed the {cap}-byte cap")
+            return response.content
         inflate = _decompressor(encoding)
         chunks: list[bytes] = []
         size = 0

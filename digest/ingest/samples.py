@@ -54,4 +54,5 @@ class BundledFeedTransport(httpx.AsyncBaseTransport):
         if request.headers.get("if-none-match") == etag:
             return httpx.Response(304, headers={"ETag": etag}, request=request)
         headers = {"Content-Type": feed.content_type, "ETag": etag}
-        return httpx.Response(200, headers=headers, content=body, request=request)
+        # A stream, as from the network (content= would arrive already read).
+        return httpx.Response(200, headers=headers, stream=httpx.ByteStream(body), request=request)

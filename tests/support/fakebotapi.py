@@ -189,6 +189,12 @@ class FakeBotAPI:
             self._next_update_id += 1
         return {"update_id": update_id, "message": message}
 
+    def push_anonymous(self, chat_id: int, text: str) -> None:
+        """A group admin who posts anonymously: the message comes as the group itself."""
+        update = self.message_update(chat_id, 1087968824, text, "supergroup")  # GroupAnonymousBot
+        update["message"]["sender_chat"] = self._chat(chat_id, "supergroup")
+        self._push(update)
+
     def push_migration(self, old_chat_id: int, new_chat_id: int, user_id: int) -> None:
         """The service message a new supergroup receives when its group is upgraded."""
         update = self.message_update(new_chat_id, user_id, "", "supergroup")
