@@ -140,12 +140,14 @@ def cmd_import(ctx: AppContext, args: argparse.Namespace) -> int:
     """Merge an export into this database (sources by URL, chats by Telegram id)."""
     ctx.prepare()
     try:
-        raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
-        data = json.loads(raw)
+        raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8-sig")
+        data = json.loads(raw.removeprefix("\ufeff"))  # a BOM, as some editors write
     except OSError as exc:
         raise CommandError("error.cannot_read", path=args.file, reason=exc.strerror) from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CommandError("error.not_json", path=args.file, reason=exc) from exc
+    except RecursionError as exc:  # nesting thousands deep: no export looks like that
+        raise CommandError("error.not_json", path=args.file, reason="nested too deeply") from exc
     report = transfer.import_state(ctx, transfer.parse_export(data))
     out.print(f"imported {args.file}: {report}", markup=False)
     return 0

@@ -27,21 +27,25 @@ class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Telegram's chat ids have at most 52 significant bits; anything past this is not a chat.
+CHAT_ID_BOUND = 2**53
+
+
 class SourceRecord(_Record):
-    url: str
-    title: str | None = None
+    url: str = Field(max_length=2048)
+    title: str | None = Field(default=None, max_length=512)
     enabled: bool = True
 
 
 class ChatRecord(_Record):
-    chat_id: int
+    chat_id: int = Field(ge=-CHAT_ID_BOUND, le=CHAT_ID_BOUND)
     kind: Literal["private", "group", "supergroup", "channel"]
-    title: str | None = None
+    title: str | None = Field(default=None, max_length=256)
     language: Literal["zh", "en"] = "zh"
     timezone: ZoneName = "Asia/Shanghai"
     active: bool = True
-    editions: list[str] = Field(default_factory=list)
-    follows: list[str] = Field(default_factory=list)
+    editions: list[str] = Field(default_factory=list, max_length=50)
+    follows: list[str] = Field(default_factory=list, max_length=500)
 
 
 class Export(_Record):
@@ -129,7 +133,13 @@ def import_state(ctx: AppContext, export: Export) -> ImportReport:
         db.chats.configure(
             chat.id, now, language=chat_record.language, timezone=chat_record.timezone
         )
-        db.chats.subscribe(chat.id, chat_record.editions)
+        known_editions = [e for e in chat_record.editions if e in ctx.settings.editions]
+        report.refused += [
+            f"edition {e!r} of chat {chat_record.chat_id} is not configured here"
+            for e in chat_record.editions
+            if e not in ctx.settings.editions
+        ]
+        db.chats.subscribe(chat.id, known_editions)
         if not chat_record.active:
             db.chats.deactivate(chat.id, now)
         for company in chat_record.follows:

@@ -5,7 +5,10 @@ date by itself). Nothing in :mod:`storage` imports this module back.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
@@ -88,10 +91,25 @@ class Database:
             raise StorageError(f"database downgrade failed: {describe(exc)}") from exc
 
     def ensure_schema(self) -> None:
-        """Upgrade if behind (the CLI calls this for the embedded SQLite database)."""
-        if self.current_revision() != self.head_revision():
-            log.info("upgrading database schema to %s", self.head_revision())
-            self.upgrade()
+        """Upgrade if behind (the CLI calls this for the embedded SQLite database). Two
+        processes starting on a fresh file take turns (PostgreSQL's upgrades lock in env.py)."""
+        with self._schema_lock():
+            if self.current_revision() != self.head_revision():
+                log.info("upgrading database schema to %s", self.head_revision())
+                self.upgrade()
+
+    @contextlib.contextmanager
+    def _schema_lock(self) -> Iterator[None]:
+        path = self.engine.url.database if self.is_sqlite else None
+        if not path or path == ":memory:":
+            yield
+            return
+        with open(f"{path}.schema-lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def close(self) -> None:
         self.engine.dispose()

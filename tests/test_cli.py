@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -325,6 +328,32 @@ def test_import_refuses_what_is_not_an_export(
     assert code == 1 and "cannot read" in err
 
 
+def test_import_takes_a_bom_and_refuses_hostile_files_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    export = tmp_path / "export.json"
+    good = {
+        "format": "chip-digest export",
+        "version": 1,
+        "exported_at": "2026-11-23T00:00:00Z",
+        "sources": [{"url": "http://127.0.0.1/feed.xml"}, {"url": "https://feeds.example/x"}],
+        "chats": [{"chat_id": 5, "kind": "private", "editions": ["morning", "hourly"]}],
+    }
+    export.write_bytes(b"\xef\xbb\xbf" + json.dumps(good).encode())  # a BOM in front
+    code, out, _ = run(capsys, "import", str(export))
+    assert code == 0 and "chats: 1 added" in out
+    assert "127.0.0.1" in out and "non-public" in out  # refused like /addsource, and said
+    assert "'hourly'" in out  # an edition not configured here is not subscribed
+    hostile = [
+        "[" * 100_000 + "]" * 100_000,  # nesting
+        json.dumps({**good, "chats": [{"chat_id": 10**30, "kind": "private"}]}),
+    ]
+    for text in hostile:
+        export.write_text(text, encoding="utf-8")
+        code, _, err = run(capsys, "import", str(export))
+        assert code == 1 and err.strip().count("\n") == 0 and "Traceback" not in err
+
+
 def test_a_rejected_token_is_one_clear_line_and_never_printed(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, bot_api: FakeBotAPI
 ) -> None:
@@ -333,3 +362,15 @@ def test_a_rejected_token_is_one_clear_line_and_never_printed(
     code, out, err = run(capsys, "run")
     assert code == 2 and "Telegram rejected the bot token" in err
     assert "WRONG-token" not in out + err
+
+
+def test_two_first_runs_on_a_fresh_sqlite_file_both_succeed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    command = [sys.executable, "-m", "bot.cli", "--database", url, "items"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHIPDIGEST_")}
+    runs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        for _ in range(3)
+    ]
+    errors = [run.communicate(timeout=60)[1].decode() for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], errors
