@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     story_window_hours: int = Field(default=72, ge=1)
     story_index_capacity: int = Field(default=10_000, ge=100)
     max_items_per_feed: int = Field(default=200, ge=1, le=5000)
+    # Stories across languages: "use" (the bundled multilingual model, offline), "openai" (an
+    # OpenAI-compatible /embeddings endpoint, e.g. bge-m3 on your own machine), or "off".
+    embeddings: str = Field(default="use", pattern="^(use|openai|off)$")
+    embedding_base_url: str | None = None
+    embedding_model: str | None = None
+    embedding_api_key: SecretStr | None = None
     log_level: str = "INFO"
     log_format: str = Field(default="text", pattern="^(text|json)$")
     # Webhook mode (instead of long polling) when webhook_url is set: the public HTTPS URL
@@ -201,6 +207,15 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith("https://"):
             raise ValueError("Telegram posts only to https:// URLs")
         return value
+
+    @model_validator(mode="after")
+    def _embedding_endpoint(self) -> Settings:
+        if self.embeddings == "openai" and not (self.embedding_base_url and self.embedding_model):
+            raise ValueError(
+                "CHIPDIGEST_EMBEDDINGS=openai needs CHIPDIGEST_EMBEDDING_BASE_URL and "
+                "CHIPDIGEST_EMBEDDING_MODEL"
+            )
+        return self
 
     @model_validator(mode="after")
     def _webhook_needs_a_secret(self) -> Settings:

@@ -14,6 +14,7 @@ from bot.metrics import Metrics
 from digest.companies import CompanyBase
 from digest.compose.composer import Composer
 from digest.compose.template import Template
+from digest.ingest.embed import Embedder, OpenAIEmbedder, shared_use_embedder
 from digest.ingest.enrich import Enricher, load_domain_terms
 from digest.ingest.pipeline import IngestPipeline, utcnow
 from digest.ingest.sources import load_source_specs
@@ -57,6 +58,24 @@ class AppContext:
     def composer(self) -> Composer:
         return Composer(Template.load(), self.companies, timezone=ZoneInfo(self.settings.timezone))
 
+    @cached_property
+    def embedder(self) -> Embedder | None:
+        """The sentence embedder stories across languages are found with (None: off)."""
+        settings = self.settings
+        if settings.embeddings == "off":
+            return None
+        if settings.embeddings == "openai":
+            assert settings.embedding_base_url and settings.embedding_model  # the settings say
+            key = (
+                settings.embedding_api_key.get_secret_value()
+                if settings.embedding_api_key
+                else None
+            )
+            return OpenAIEmbedder(
+                settings.embedding_base_url, settings.embedding_model, key, timeout=30.0
+            )
+        return shared_use_embedder()
+
     def pipeline(self, transport: httpx.AsyncBaseTransport | None = None) -> IngestPipeline:
         return IngestPipeline(
             self.db,
@@ -65,6 +84,7 @@ class AppContext:
             self.settings.ingest_options(),
             clock=self.clock,
             transport=transport,
+            embedder=self.embedder,
         )
 
     def seed_sources(self) -> int:

@@ -31,13 +31,13 @@ def markup(reply: Reply) -> InlineKeyboardMarkup | None:
 
 
 ADMIN_CACHE_SECONDS = 60.0
-_admin_cache: dict[tuple[int, int], tuple[float, bool]] = {}
+AdminCache = dict[tuple[int, int], tuple[float, bool]]
 
 
-async def _is_group_admin(bot: Any, chat_id: int, user_id: int) -> bool:
+async def _is_group_admin(bot: Any, cache: AdminCache, chat_id: int, user_id: int) -> bool:
     """getChatMember, asked only when a command needs it and remembered for a minute."""
     now = time.monotonic()
-    known = _admin_cache.get((chat_id, user_id))
+    known = cache.get((chat_id, user_id))
     if known is not None and now - known[0] < ADMIN_CACHE_SECONDS:
         return known[1]
     try:
@@ -46,9 +46,9 @@ async def _is_group_admin(bot: Any, chat_id: int, user_id: int) -> bool:
     except TelegramError as exc:
         log.warning("could not check admin rights in chat %s: %s", chat_id, exc)
         return False  # not cached: the next try may get through
-    if len(_admin_cache) > 10_000:
-        _admin_cache.clear()
-    _admin_cache[(chat_id, user_id)] = (now, is_admin)
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[(chat_id, user_id)] = (now, is_admin)
     return is_admin
 
 
@@ -65,7 +65,8 @@ async def caller_of(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Calle
         elif user is None:
             check = _no
         else:
-            check = functools.partial(_is_group_admin, context.bot, chat.id, user.id)
+            cache = context.bot_data.setdefault("group_admins", {})  # one per application
+            check = functools.partial(_is_group_admin, context.bot, cache, chat.id, user.id)
     code = (user.language_code or "") if user else ""
     language = "en" if code.startswith("en") else "zh" if code.startswith("zh") else None
     return Caller(chat.id, chat.type, user.id if user else 0, chat.title, language, check)

@@ -45,7 +45,7 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    values = [settings.telegram_token, settings.webhook_secret]
+    values = [settings.telegram_token, settings.webhook_secret, settings.embedding_api_key]
     found = [v.get_secret_value() for v in values if v is not None]
     if settings.database_url:
         password = make_url(settings.database_url).password

@@ -78,6 +78,8 @@ def _item_values(item: NewItem, story_id: int) -> dict[str, Any]:
         "tokens": encode_tokens(item.tokens),
         "signature": item.signature,
         "title_companies": " ".join(item.title_companies),
+        "embedding": item.embedding,
+        "event": item.event,
     }
 
 
@@ -138,15 +140,22 @@ class ItemRepository:
     def recent_signatures(self, since: datetime, limit: int) -> list[StoredSignature]:
         """Signatures of items fetched since ``since``, newest first, at most ``limit``."""
         query = (
-            select(ItemRow.id, ItemRow.story_id, ItemRow.signature, ItemRow.title_companies)
+            select(
+                ItemRow.id,
+                ItemRow.story_id,
+                ItemRow.signature,
+                ItemRow.title_companies,
+                ItemRow.embedding,
+                ItemRow.event,
+            )
             .where(ItemRow.fetched_at >= since)
             .order_by(ItemRow.id.desc())
             .limit(limit)
         )
         with self._store.session() as session:
             return [
-                StoredSignature(i, s, sig, tuple(companies.split()))
-                for i, s, sig, companies in session.execute(query)
+                StoredSignature(i, s, sig, tuple(companies.split()), embedding, event)
+                for i, s, sig, companies, embedding, event in session.execute(query)
             ]
 
     def latest(

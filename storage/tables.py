@@ -99,6 +99,10 @@ class ItemRow(Base):
     # companies named in the title, space-separated: two titles naming different companies
     # are different stories however alike their words
     title_companies: Mapped[str] = mapped_column(String(512), default="")
+    # A multilingual sentence embedding of the title and lead (float16), and the event
+    # signature (JSON: companies, numbers, products, kinds): stories across languages.
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    event: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class DigestRow(Base):

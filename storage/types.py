@@ -59,6 +59,8 @@ class NewItem:
     signature: bytes
     title_companies: tuple[str, ...] = ()
     story_id: int | None = None  # None: the item starts a new story
+    embedding: bytes | None = None
+    event: str | None = None  # the event signature as JSON
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,8 @@ class StoredSignature:
     story_id: int
     signature: bytes
     title_companies: tuple[str, ...]
+    embedding: bytes | None = None
+    event: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

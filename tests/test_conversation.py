@@ -13,7 +13,7 @@ from bot.conversation import Caller, Conversation, Reply
 from bot.delivery import BroadcastReport, Messages
 from digest.compose.render import render_telegram
 from storage.types import Chat
-from tests.support.helpers import FakeClock
+from tests.support.helpers import FakeClock, add_more_huawei_stories
 
 ADMIN = 42
 USER = Caller(chat_id=1001, chat_kind="private", user_id=7)
@@ -57,6 +57,7 @@ async def test_ambiguous_company_offers_buttons_and_unknown_suggests(ctx: AppCon
 
 
 async def test_more_button_pages_through_stories(ctx: AppContext) -> None:
+    add_more_huawei_stories(ctx)
     talk = Conversation(ctx)
     [card] = await talk.handle(USER, "/company 华为")
     [[more]] = card.buttons

@@ -26,6 +26,7 @@ from storage import Database
 from storage.leader import LOCK_KEY, LeaderLock
 from tests.support.fakebotapi import TOKEN, FakeBotAPI, Fault
 from tests.support.feedserver import FeedServer
+from tests.support.helpers import add_more_huawei_stories
 
 ADMIN, ALICE, BOB = 42, 501, 502
 Running = tuple[Application[Any, Any, Any, Any, Any, Any], AppContext]
@@ -96,6 +97,7 @@ async def test_company_by_chinese_name_and_ticker_gives_the_same_card(
 
 
 async def test_more_button_edits_the_card(running: Running, bot_api: FakeBotAPI) -> None:
+    add_more_huawei_stories(running[1])
     bot_api.push_message(ALICE, ALICE, "/company 华为")
     await until(lambda: len(bot_api.texts(ALICE)) == 1)
     markup = bot_api.messages[ALICE][0]["reply_markup"]

@@ -1,12 +1,19 @@
-"""Near-duplicate detection: one story told by several outlets shares one ``story_id``.
+"""Stories: one event told by several outlets, in several languages, shares one ``story_id``.
 
 Exact duplicates (same guid, canonical link or content) are stopped by unique keys in storage.
-Near-duplicates (a reworded title over the same facts) are found with MinHash over the set of
-content words (jieba tokens, stop words dropped) and an LSH index of recent items, then
-confirmed by the estimated Jaccard similarity and by the companies in the titles: two titles
-that name different companies are two stories ("Moore Threads lists" vs "MetaX files to list"
-share most of their words). The index is bounded: it holds the items of the last few days, at
-most ``capacity`` of them, so memory stays flat however much is ingested.
+Two signals find the rest, over a bounded index of recent items (the last few days, at most
+``capacity`` of them, so memory stays flat however much is ingested):
+
+* **words** — MinHash over the content words (jieba tokens, stop words dropped) and an LSH
+  index: a reworded report in the same language;
+* **meaning** — a multilingual sentence embedding of the title and lead: the same event told
+  in Chinese, traditional Chinese and English, or in other words.
+
+Either way a match must not contradict the **event signature** (:mod:`digest.signature`):
+titles naming different companies, different kinds of event ("raises funds" vs "launches a
+GPU"), different product codes or different amounts of one unit are different stories, however
+close their words or meaning ("X完成新一轮融资" for two companies; the same 8.3万片 at two fabs).
+A meaning match also needs agreement the further apart the meanings are.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
+from digest.signature import EventSignature, kinds_meet
 from digest.text import HAN
 
 NUM_PERM = 128
@@ -25,6 +33,19 @@ NUM_PERM = 128
 # stories about different companies reached 0.29, which the title-company check separates.
 LSH_THRESHOLD = 0.15
 MATCH_THRESHOLD = 0.2
+# Cosine of multilingual embeddings (title + lead), measured on tests/fixtures/stories.tsv
+# (bench/stories.py prints them). One event in one language: 0.79-0.93 (5th-95th percentile);
+# different events in one language: up to 0.49. One event across languages or scripts:
+# 0.45-0.72; different events across languages: up to 0.35. So a report in the same language
+# joins on meaning alone; across languages meaning is weighed with the facts both share.
+SAME_LANGUAGE = 0.70
+ACROSS_ALONE = 0.80
+ACROSS_WITH_FACTS = (  # (cosine at least, what must be shared)
+    (0.36, "number or product, and company or kind"),
+    (0.40, "the same companies and kind"),
+    (0.48, "a company and kind"),
+    (0.55, "a company, or a kind"),
+)
 
 # Generating permutations is most of MinHash's cost; every signature shares one set.
 _PERMUTATIONS = MinHash(num_perm=NUM_PERM).permutations
@@ -70,48 +91,165 @@ def from_bytes(data: bytes) -> MinHash:
 @dataclass(frozen=True, slots=True)
 class _Entry:
     story_id: int
-    signature: MinHash
+    signature: MinHash | None
     title_companies: frozenset[str]
+    event: EventSignature
+    row: int | None  # its embedding's row in the matrix
+    language: str  # zh, zh-Hant or en: similarity runs lower across languages and scripts
 
 
 def _compatible(a: frozenset[str], b: frozenset[str]) -> bool:
     return not a or not b or bool(a & b)
 
 
+def _shares(a: EventSignature, b: EventSignature) -> dict[str, bool]:
+    company = bool(a.companies & b.companies)
+    kind = bool(a.kinds and b.kinds and kinds_meet(a.kinds, b.kinds))
+    fact = bool(a.numbers & b.numbers or a.products & b.products)
+    same_companies = bool(a.companies) and a.companies == b.companies
+    return {
+        "number or product, and company or kind": fact and (company or kind),
+        "the same companies and kind": same_companies and kind,
+        "a company and kind": company and kind,
+        "a company, or a kind": company or kind,
+    }
+
+
+def same_event(cosine: float, a: EventSignature, b: EventSignature, across: bool) -> bool:
+    """Whether two reports whose meanings are ``cosine`` apart tell one event."""
+    if a.conflicts(b):
+        return False
+    if not across:  # a company named by one report only: a closer meaning is needed
+        uneven = bool(a.companies) != bool(b.companies) or a.companies != b.companies
+        return cosine >= (ACROSS_ALONE if uneven else SAME_LANGUAGE)
+    if cosine >= ACROSS_ALONE:
+        return True
+    shares = _shares(a, b)
+    return any(cosine >= bound and shares[what] for bound, what in ACROSS_WITH_FACTS)
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What is known of a new item when its story is looked for."""
+
+    signature: MinHash | None  # None: too few content words
+    title_companies: frozenset[str]
+    event: EventSignature
+    embedding: np.ndarray | None = None
+    language: str = "zh"
+
+
 class StoryIndex:
-    """Recent items' signatures in an LSH index, oldest evicted first."""
+    """Recent items' word signatures (LSH), embeddings (a matrix) and event signatures,
+    oldest evicted first."""
 
     def __init__(self, capacity: int = 10_000) -> None:
         self.capacity = capacity
         self._lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
         self._entries: dict[int, _Entry] = {}
         self._order: deque[int] = deque()
+        self._matrix: np.ndarray | None = None  # capacity x dimensions, rows reused
+        self._row_items = np.full(capacity, -1, dtype=np.int64)
+        self._free_rows = list(range(capacity - 1, -1, -1))
+        self._rows_used = 0  # rows below this may hold a vector: the only ones multiplied
 
     def __len__(self) -> int:
         return len(self._entries)
 
+    def find(self, probe: Probe) -> int | None:
+        """The story the new item belongs to, if any."""
+        by_words = self._by_words(probe)
+        if by_words is not None:
+            return by_words
+        return self._by_meaning(probe)
+
     def find_story(self, signature: MinHash, title_companies: Iterable[str] = ()) -> int | None:
-        """The story of the most similar recent item, if similar enough."""
-        companies = frozenset(title_companies)
+        """The story of the most similar recent item by words alone."""
+        return self._by_words(Probe(signature, frozenset(title_companies), EventSignature()))
+
+    def _cosine(self, probe: Probe, entry: _Entry) -> float | None:
+        if probe.embedding is None or entry.row is None or self._matrix is None:
+            return None
+        return float(self._matrix[entry.row] @ probe.embedding)
+
+    def _by_words(self, probe: Probe) -> int | None:
+        if probe.signature is None:
+            return None
         best_story, best_score = None, MATCH_THRESHOLD
-        for key in self._lsh.query(signature):
+        for key in self._lsh.query(probe.signature):
             entry = self._entries[key]
-            if not _compatible(companies, entry.title_companies):
+            if not _compatible(probe.title_companies, entry.title_companies):
                 continue
-            score = signature.jaccard(entry.signature)
+            if probe.event.conflicts(entry.event) or entry.signature is None:
+                continue
+            cosine = self._cosine(probe, entry)
+            across = probe.language != entry.language
+            if cosine is not None and not same_event(cosine, probe.event, entry.event, across):
+                continue  # shared words, other meaning: page chrome, a template headline
+            score = probe.signature.jaccard(entry.signature)
             if score >= best_score:
                 best_story, best_score = entry.story_id, score
         return best_story
 
+    def _by_meaning(self, probe: Probe) -> int | None:
+        if probe.embedding is None or self._matrix is None or not self._rows_used:
+            return None
+        cosines = self._matrix[: self._rows_used] @ probe.embedding
+        nearest = np.argpartition(-cosines, min(20, len(cosines) - 1))[:20]
+        best_story, best_score = None, -1.0
+        for row in sorted(nearest, key=lambda r: -cosines[r]):  # the rest are further still
+            item_id = int(self._row_items[row])
+            cosine = float(cosines[row])
+            if item_id < 0 or cosine < ACROSS_WITH_FACTS[0][0]:
+                break
+            entry = self._entries[item_id]
+            if not _compatible(probe.title_companies, entry.title_companies):
+                continue
+            across = probe.language != entry.language
+            if same_event(cosine, probe.event, entry.event, across) and cosine > best_score:
+                best_story, best_score = entry.story_id, cosine
+        return best_story
+
     def add(
-        self, item_id: int, story_id: int, signature: MinHash, title_companies: Iterable[str] = ()
+        self,
+        item_id: int,
+        story_id: int,
+        signature: MinHash | None,
+        title_companies: Iterable[str] = (),
+        event: EventSignature | None = None,
+        embedding: np.ndarray | None = None,
+        language: str = "zh",
     ) -> None:
         if item_id in self._entries:
             return
-        self._lsh.insert(item_id, signature)
-        self._entries[item_id] = _Entry(story_id, signature, frozenset(title_companies))
+        if signature is not None:
+            self._lsh.insert(item_id, signature)
+        row = self._store_embedding(item_id, embedding)
+        companies = frozenset(title_companies)
+        entry = _Entry(story_id, signature, companies, event or EventSignature(), row, language)
+        self._entries[item_id] = entry
         self._order.append(item_id)
         while len(self._order) > self.capacity:
-            oldest = self._order.popleft()
-            self._lsh.remove(oldest)
-            del self._entries[oldest]
+            self._evict(self._order.popleft())
+
+    def _store_embedding(self, item_id: int, embedding: np.ndarray | None) -> int | None:
+        if embedding is None or not self._free_rows:
+            return None
+        if self._matrix is None:
+            self._matrix = np.zeros((self.capacity, len(embedding)), dtype=np.float32)
+        if len(embedding) != self._matrix.shape[1]:
+            return None  # another model's vector (the operator switched): not comparable
+        row = self._free_rows.pop()
+        self._rows_used = max(self._rows_used, row + 1)
+        self._matrix[row] = embedding
+        self._row_items[row] = item_id
+        return row
+
+    def _evict(self, item_id: int) -> None:
+        entry = self._entries.pop(item_id)
+        if entry.signature is not None:
+            self._lsh.remove(item_id)
+        if entry.row is not None and self._matrix is not None:
+            self._matrix[entry.row] = 0.0
+            self._row_items[entry.row] = -1
+            self._free_rows.append(entry.row)

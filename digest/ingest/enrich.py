@@ -35,6 +35,12 @@ class Enrichment:
     title_companies: frozenset[str]
     relevance: float
     relevant: bool
+    lead_companies: frozenset[str] = frozenset()  # named in the title or the lead
+
+    @property
+    def leading_companies(self) -> frozenset[str]:
+        """The companies a report leads with: its title's, else its lead's."""
+        return self.title_companies or self.lead_companies
 
 
 def load_domain_terms(text: str | None = None) -> dict[str, float]:
@@ -117,6 +123,7 @@ class Enricher:
             title_companies=tagging.named_before(title_end),
             relevance=round(score, 3),
             relevant=score >= self.threshold,
+            lead_companies=tagging.named_before(lead_end),
         )
 
     def _score(

@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from digest.errors import DigestError, HTTPStatusError, ParseError
-from digest.ingest.dedup import StoryIndex, from_bytes, minhash, shingles, to_bytes
-from digest.ingest.enrich import Enricher
+from digest.ingest.dedup import Probe
+from digest.ingest.embed import Embedder
+from digest.ingest.enrich import Enricher, Enrichment
 from digest.ingest.fetch import Fetcher, FetchOptions, FetchResult
 from digest.ingest.normalise import (
     canonical_link,
@@ -30,10 +31,10 @@ from digest.ingest.normalise import (
     to_utc,
 )
 from digest.ingest.parse import ParsedFeed, RawEntry, parse_feed
+from digest.ingest.stories import Stories, stored_forms
 from digest.text import shorten
 from digest.urls import display_url
 from storage import Database, StorageError
-from storage.items import ItemWriter
 from storage.types import NewItem, Source
 
 log = logging.getLogger(__name__)
@@ -110,8 +111,10 @@ class IngestPipeline:
         *,
         clock: Callable[[], datetime] = utcnow,
         transport: httpx.AsyncBaseTransport | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         self.db = db
+        self.embedder = embedder  # None: stories by words only (no meaning across languages)
         self.enricher = enricher
         self.fetch_options = fetch_options
         self.options = options or IngestOptions()
@@ -128,10 +131,10 @@ class IngestPipeline:
         now = self._clock()
         if sources is None:
             sources = self.db.sources.due(now)
-        index = self._load_index(now)
+        stories = self._load_stories(now)
 
         async def one(fetcher: Fetcher, source: Source) -> SourceOutcome:
-            outcome = await self._ingest_source(fetcher, source, index)
+            outcome = await self._ingest_source(fetcher, source, stories)
             if on_outcome is not None:
                 on_outcome(outcome)
             return outcome
@@ -149,29 +152,25 @@ class IngestPipeline:
 
     def ingest_parsed(self, source: Source, feed: ParsedFeed) -> SourceOutcome:
         """Store an already-parsed feed by the same path as a fetched one (importers, tests)."""
-        now = self._clock()
-        return self._store_feed(source, feed, now, self._load_index(now))
+        return self.ingest_many([(source, feed)])[0]
 
-    def _load_index(self, now: datetime) -> StoryIndex:
-        index = StoryIndex(self.options.story_capacity)
+    def ingest_many(self, feeds: Sequence[tuple[Source, ParsedFeed]]) -> list[SourceOutcome]:
+        """Several parsed feeds, one story index for all (loaded once)."""
+        now = self._clock()
+        stories = self._load_stories(now)
+        return [self._store_feed(source, feed, now, stories) for source, feed in feeds]
+
+    def _load_stories(self, now: datetime) -> Stories:
         since = now - self.options.story_window
-        recent = self.db.items.recent_signatures(since, self.options.story_capacity)
-        for stored in reversed(recent):  # oldest first, so eviction order stays right
-            index.add(
-                stored.item_id,
-                stored.story_id,
-                from_bytes(stored.signature),
-                stored.title_companies,
-            )
-        return index
+        return Stories.load(self.db, since, self.options.story_capacity, self.embedder)
 
     async def _ingest_source(
-        self, fetcher: Fetcher, source: Source, index: StoryIndex
+        self, fetcher: Fetcher, source: Source, stories: Stories
     ) -> SourceOutcome:
         result = await fetcher.fetch(source.url, source.etag, source.last_modified)
         now = self._clock()
         try:
-            return await self._ingest_result(source, result, now, index)
+            return await self._ingest_result(source, result, now, stories)
         except StorageError as exc:  # what this feed brought could not be stored: its error
             where = display_url(source.url)
             log.warning("storing what source %s (%s) gave failed: %s", source.id, where, exc)
@@ -181,7 +180,7 @@ class IngestPipeline:
             raise
 
     async def _ingest_result(
-        self, source: Source, result: FetchResult, now: datetime, index: StoryIndex
+        self, source: Source, result: FetchResult, now: datetime, stories: Stories
     ) -> SourceOutcome:
         if result.error is not None:
             return self._failed(source, result.error, now)
@@ -193,7 +192,7 @@ class IngestPipeline:
         except ParseError as exc:
             return self._failed(source, exc, now)
         async with self._write_lock:  # one writer; the event loop stays free for fetches
-            outcome = await asyncio.to_thread(self._store_feed, source, feed, now, index)
+            outcome = await asyncio.to_thread(self._store_feed, source, feed, now, stories)
         self._succeeded(source, result, now, "ok", feed.title, feed.warning)
         if feed.warning:
             log.warning(
@@ -259,28 +258,37 @@ class IngestPipeline:
     # --- the synchronous part, run in a worker thread -----------------------------------
 
     def _store_feed(
-        self, source: Source, feed: ParsedFeed, now: datetime, index: StoryIndex
+        self, source: Source, feed: ParsedFeed, now: datetime, stories: Stories
     ) -> SourceOutcome:
         base = feed.link or source.url
         entries = newest(feed.entries, self.options.max_items_per_feed)
         candidates = [c for e in entries if (c := self._normalise(source, e, base, now))]
         known = self.db.items.existing_keys(k for c in candidates for k in c.keys if k is not None)
+        fresh, duplicate = [], 0
+        for candidate in candidates:
+            keys = [k for k in candidate.keys if k is not None]
+            if known.intersection(keys):
+                duplicate += 1
+                continue
+            known.update(keys)
+            fresh.append(candidate)
+        enriched = [self.enricher.enrich(c.title, c.full_text) for c in fresh]
+        probes = stories.probes(
+            [(c.title, c.summary, e) for c, e in zip(fresh, enriched, strict=True)]
+        )
         outlet = source.title or feed.title or urlsplit(source.url).hostname or "?"
         outlet = shorten(one_line(outlet), OUTLET_CHARS)  # it is on every item of the feed
-        new = duplicate = relevant = 0
+        new = relevant = 0
         with self.db.items.writer() as writer:
-            for candidate in candidates:
-                keys = [k for k in candidate.keys if k is not None]
-                if known.intersection(keys):
-                    duplicate += 1
-                    continue
-                known.update(keys)
-                stored = self._store_one(writer, source, outlet, candidate, now, index)
+            for candidate, enrichment, probe in zip(fresh, enriched, probes, strict=True):
+                item = self._item(source, outlet, candidate, enrichment, probe, now, stories)
+                stored = writer.add(item)
                 if stored is None:
                     duplicate += 1
                     continue
+                stories.remember(stored.item_id, stored.story_id, probe)
                 new += 1
-                relevant += stored
+                relevant += enrichment.relevant
         return SourceOutcome(
             source.id, display_url(source.url), source.title, "ok", new, duplicate, relevant
         )
@@ -303,21 +311,18 @@ class IngestPipeline:
         published = to_utc(entry.published, now)
         return _Candidate(entry, title, summary, full_text, link, published, keys)
 
-    def _store_one(
+    def _item(
         self,
-        writer: ItemWriter,
         source: Source,
         outlet: str,
         candidate: _Candidate,
+        enrichment: Enrichment,
+        probe: Probe,
         now: datetime,
-        index: StoryIndex,
-    ) -> bool | None:
-        enrichment = self.enricher.enrich(candidate.title, candidate.full_text)
-        words = shingles(enrichment.lead_tokens)
-        signature = minhash(words)
-        title_companies = tuple(sorted(enrichment.title_companies))
-        story_id = index.find_story(signature, title_companies) if words else None
-        item = NewItem(
+        stories: Stories,
+    ) -> NewItem:
+        signature, embedding, event = stored_forms(probe)
+        return NewItem(
             source_id=source.id,
             outlet=outlet,
             guid=candidate.entry.guid,
@@ -334,12 +339,9 @@ class IngestPipeline:
             relevance=enrichment.relevance,
             relevant=enrichment.relevant,
             tokens=enrichment.sentence_tokens,
-            signature=to_bytes(signature),
-            story_id=story_id,
+            signature=signature,
+            title_companies=tuple(sorted(enrichment.title_companies)),
+            story_id=stories.find(probe),
+            embedding=embedding,
+            event=event,
         )
-        stored = writer.add(item)
-        if stored is None:
-            return None
-        if words:
-            index.add(stored.item_id, stored.story_id, signature, title_companies)
-        return enrichment.relevant

@@ -7,7 +7,9 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.context import AppContext
 from digest.ingest.fetch import FetchOptions
+from digest.ingest.parse import ParsedFeed, RawEntry
 
 
 def free_port() -> int:
@@ -36,3 +38,22 @@ FAST_FETCH = FetchOptions(
     max_bytes=256 * 1024,
     allow_private=True,
 )
+
+
+# Four more Huawei events, each of another kind, so a company card has a second page (the
+# bundled samples tell Huawei's news in four stories once languages are merged).
+MORE_HUAWEI = (
+    ("华为昇腾910C获运营商集采大单", "华为昇腾910C服务器在运营商集中采购中获得大额订单。"),
+    ("华为起诉一家芯片公司侵犯昇腾专利", "华为起诉一家芯片设计公司侵犯昇腾相关专利。"),
+    ("华为云昇腾算力服务价格下调四成", "华为云宣布昇腾AI算力服务价格下调40%。"),
+    ("华为海思与三家车企签署智驾芯片合作协议", "华为海思与三家车企签署智能驾驶芯片合作协议。"),
+)
+
+
+def add_more_huawei_stories(ctx: AppContext) -> None:
+    now = ctx.clock()
+    for number, (title, lead) in enumerate(MORE_HUAWEI):
+        name = f"来源{number}"
+        source, _ = ctx.db.sources.add(f"https://more{number}.example/feed", now, name)
+        entry = RawEntry(None, f"https://more{number}.example/1", title, lead, now)
+        ctx.pipeline().ingest_parsed(source, ParsedFeed(name, None, [entry], "utf-8", None))

