@@ -230,13 +230,25 @@ def _meet(a: frozenset[str], b: frozenset[str]) -> bool:
 
 
 def kinds_meet(a: frozenset[str], b: frozenset[str]) -> bool:
-    """Whether two sets of kinds can be one event: they share a kind (or a related one), and
-    when both name specific kinds (not only "launch", "partnership"...), those meet too."""
-    if not _meet(a, b):
+    """Whether two sets of kinds agree: when both name specific kinds (not only "partnership",
+    "partnership"...), the specific ones meet (shared or related); otherwise any do."""
+    generic = _lexicon().generic
+    specific_a, specific_b = a - generic, b - generic
+    if specific_a and specific_b:
+        return _meet(specific_a, specific_b)
+    return _meet(a, b)
+
+
+def kinds_conflict(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Whether two sets of kinds cannot be one event. A report whose title names only a
+    generic kind says too little to contradict one that names a specific kind."""
+    if not a or not b:
         return False
     generic = _lexicon().generic
     specific_a, specific_b = a - generic, b - generic
-    return not (specific_a and specific_b) or _meet(specific_a, specific_b)
+    if bool(specific_a) != bool(specific_b):
+        return False
+    return not kinds_meet(a, b)
 
 
 def event_kinds(text: str) -> frozenset[str]:
@@ -271,7 +283,7 @@ class EventSignature:
         a, b = self.companies, other.companies
         if a and b and not (a <= b or b <= a):
             return True
-        if self.kinds and other.kinds and not kinds_meet(self.kinds, other.kinds):
+        if kinds_conflict(self.kinds, other.kinds):
             return True
         if self.products and other.products and not self.products & other.products:
             return True

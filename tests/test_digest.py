@@ -188,22 +188,33 @@ def test_an_empty_window_gives_a_short_nothing_new_digest(
     assert "Nothing new" in render_markdown(empty)
 
 
-def test_language_switch_changes_headings_only(
+def test_a_reader_gets_each_point_in_their_language_where_the_story_has_it(
     make_pipeline,
     db: Database,
     clock: FakeClock,
     rows,
     composer,
 ) -> None:
+    """One digest, a point per language: the same stories in the same sections; each point in
+    the reader's language when its story was told in it, the others after, marked."""
     ingest(make_pipeline(), db, clock, rows)
     zh = compose(composer, db, clock, language="zh")
-    en = compose(composer, db, clock, language="en")
+    en = composer.in_language(zh, "en")
     assert zh.sections[0].heading == "核心要点"
     assert en.sections[0].heading == "Core Insights"
-    assert [(s.id, s.key_points) for s in zh.sections] == [
-        (s.id, s.key_points) for s in en.sections
-    ]
-    assert zh.sources == en.sources
+    for zh_section, en_section in zip(zh.sections, en.sections, strict=True):
+        assert zh_section.id == en_section.id
+        assert {p.story_id for p in zh_section.key_points} == {
+            p.story_id for p in en_section.key_points
+        }
+        for readers, section in (("zh", zh_section), ("en", en_section)):
+            for point in section.key_points:
+                if readers in {v.language for v in point.versions}:
+                    assert point.language == readers
+            in_theirs = [p.language == readers for p in section.key_points]
+            assert in_theirs == sorted(in_theirs, reverse=True)  # the reader's language first
+    assert {s.item_id for s in zh.sources} == {s.item_id for s in en.sources}
+    verify_citations(en)
 
 
 class _TagChecker(HTMLParser):

@@ -285,8 +285,12 @@ async def test_each_subscriber_gets_headings_in_its_own_language(
     assert report.sent == 2
     alice, bob = bot_api.texts(ALICE)[1:], bot_api.texts(BOB)[2:]
     assert "核心要点" in alice[0] and "Core Insights" in bob[0]
-    key_points = [line for line in alice[0].split("\n") if line.startswith("• ")]
-    assert key_points and all(kp in bob[0] for kp in key_points)  # the same key points
+    alice_points = [line for line in "\n".join(alice).split("\n") if line.startswith("• ")]
+    bob_points = [line for line in "\n".join(bob).split("\n") if line.startswith("• ")]
+    assert len(alice_points) == len(bob_points) > 0  # the same stories, each once
+    # Each reader gets the points of stories told in their language in that language.
+    assert any(_is_chinese(p) for p in alice_points) and any(not _is_chinese(p) for p in bob_points)
+    assert all(_is_chinese(p) or p.startswith("• 〔英文〕") for p in alice_points)
 
 
 async def test_editions_arrive_at_the_subscribers_own_local_time(
@@ -484,3 +488,7 @@ async def test_group_rights_are_asked_only_when_needed_and_anonymous_admins_coun
     chat = ctx.db.chats.get(-500)
     assert chat is not None and chat.editions == ("morning",)
     assert bot_api.calls["getChatMember"] == 1
+
+
+def _is_chinese(line: str) -> bool:
+    return sum("\u4e00" <= ch <= "\u9fff" for ch in line) > len(line) // 4

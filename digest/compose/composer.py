@@ -20,6 +20,13 @@ from digest.compose.keypoints import (
     KeyPointExtractor,
     StoryInput,
 )
+from digest.compose.languages import (
+    extract_versions,
+    primary,
+    reader_sections,
+    renumber,
+    versions_of,
+)
 from digest.compose.model import (
     CompanyCount,
     Digest,
@@ -123,9 +130,21 @@ class Composer:
     ) -> Digest:
         ranked = rank(group_stories(items), self.companies, created_at)
         stories = [r.story for r in ranked]
-        points = self.extractor.extract(stories)
+        versions = extract_versions(self.extractor, stories)
+        points = [primary(versions[s.story_id], language) for s in stories]
         by_section = self._sections(stories, points)
         sections, sources = self._number(by_section, {s.story_id: s for s in stories}, language)
+        sections = tuple(
+            replace(
+                section,
+                key_points=tuple(
+                    replace(p, versions=versions_of(versions[p.story_id]))
+                    for p in section.key_points
+                ),
+            )
+            for section in sections
+        )
+        sections, sources = renumber(reader_sections(sections, language), sources)
         digest = Digest(
             edition=edition,
             language=language,
@@ -147,7 +166,8 @@ class Composer:
         return digest
 
     def in_language(self, digest: Digest, language: str) -> Digest:
-        """The same digest with headings in ``language`` (key points keep their own)."""
+        """The same digest for a reader of ``language``: headings, and each key point in
+        that language where its story was told in it (see :mod:`digest.compose.languages`)."""
         if digest.language == language:
             return digest
         specs = {s.id: s for s in self.template.sections}
@@ -155,6 +175,7 @@ class Composer:
             replace(s, heading=specs[s.id].heading(language)) if s.id in specs else s
             for s in digest.sections
         )
+        sections, sources = renumber(reader_sections(sections, language), digest.sources)
         names = {c.id: self.companies.get(c.id) for c in digest.companies}
         companies = tuple(
             replace(c, name=company.display_name(language)) if (company := names[c.id]) else c
@@ -165,6 +186,7 @@ class Composer:
             language=language,
             title=self._title(language, digest.created_at),
             sections=sections,
+            sources=sources,
             companies=companies,
             headings={
                 "companies": self.template.text("companies_heading", language),

@@ -24,6 +24,15 @@ class SourceRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Version:
+    """The key point in one language, from a report in that language."""
+
+    language: str
+    text: str
+    item_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class KeyPoint:
     text: str
     language: str
@@ -31,6 +40,7 @@ class KeyPoint:
     citations: tuple[int, ...]
     companies: tuple[str, ...] = ()
     uncited: int = 0  # reports of the story beyond the cited ones ("and 795 more")
+    versions: tuple[Version, ...] = ()  # the point in each language the story was told in
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +60,7 @@ class CompanyCount:
 @dataclass(frozen=True, slots=True)
 class Digest:
     edition: str
-    language: str  # of the headings; key points keep the language of their sources
+    language: str  # the reader's: headings, and each point where its story has a version
     title: str
     created_at: datetime
     after_item_id: int
@@ -100,6 +110,7 @@ class Digest:
                             tuple(k["citations"]),
                             tuple(k["companies"]),
                             k.get("uncited", 0),
+                            tuple(Version(**v) for v in k.get("versions", ())),
                         )
                         for k in s["key_points"]
                     ),

@@ -20,6 +20,15 @@ def _citations(point: KeyPoint, language: str) -> str:
     return "".join(f"[{n}]" for n in point.citations) + _uncited(point, language)
 
 
+def _text(point: KeyPoint, language: str) -> str:
+    """The point, marked when it is not in the reader's language (its story was told only in
+    the other one)."""
+    if point.language == language or point.language not in ("zh", "en"):
+        return point.text
+    name = t(f"digest.language_{point.language}", language)
+    return f"{t('digest.foreign', language, language=name)} {point.text}"
+
+
 def _uncited(point: KeyPoint, language: str) -> str:
     return " " + t("digest.uncited", language, count=point.uncited) if point.uncited else ""
 
@@ -38,7 +47,10 @@ def render_text(digest: Digest) -> str:
         return "\n".join([*lines, digest.headings["empty"]])
     for section in digest.sections:
         lines.append(section.heading)
-        lines.extend(f"• {p.text} {_citations(p, digest.language)}" for p in section.key_points)
+        lines.extend(
+            f"• {_text(p, digest.language)} {_citations(p, digest.language)}"
+            for p in section.key_points
+        )
         lines.append("")
     if digest.companies:
         lines += [digest.headings["companies"], _companies_line(digest), ""]
@@ -67,7 +79,7 @@ def render_markdown(digest: Digest) -> str:
     for section in digest.sections:
         lines += [f"## {md_escape(section.heading)}", ""]
         lines.extend(
-            f"- {md_escape(p.text)} "
+            f"- {md_escape(_text(p, digest.language))} "
             + "".join(f"[\\[{n}\\]](#source-{n})" for n in p.citations)
             + md_escape(_uncited(p, digest.language))
             for p in section.key_points
@@ -98,8 +110,10 @@ def telegram_blocks(digest: Digest) -> list[str]:
     if digest.is_empty:
         return [blocks[0] + "\n\n" + esc(digest.headings["empty"])]
     for section in digest.sections:
+        language = digest.language
         bullets = [
-            f"• {esc(p.text)} {esc(_citations(p, digest.language))}" for p in section.key_points
+            f"• {esc(_text(p, language))} {esc(_citations(p, language))}"
+            for p in section.key_points
         ]
         blocks.append(f"\n<b>{esc(section.heading)}</b>\n{bullets[0]}")
         blocks.extend(bullets[1:])

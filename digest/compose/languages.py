@@ -1,0 +1,92 @@
+"""A key point per language: one digest, read in Chinese or in English.
+
+A story is chosen, ranked and placed once. Its key point is extracted once per language its
+reports are written in — a Chinese reader gets the sentence of a Chinese report (traditional
+script made simplified), an English reader that of an English one. A story told only in the
+other language keeps its one point, marked as such by the renderer, after the points in the
+reader's language within its section (without a model there is nothing to translate with).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from digest.compose.keypoints import ExtractedPoint, KeyPointExtractor, StoryInput
+from digest.compose.model import KeyPoint, Section, SourceRef, Version
+from digest.text import is_traditional, to_simplified
+
+LANGUAGES = ("zh", "en")
+
+
+def extract_versions(
+    extractor: KeyPointExtractor, stories: Sequence[StoryInput]
+) -> dict[int, list[ExtractedPoint]]:
+    """For each story, its point in each language it has reports in (best language first:
+    the language of its best report)."""
+    versions: dict[int, list[ExtractedPoint]] = {s.story_id: [] for s in stories}
+    for language in LANGUAGES:
+        subset = [
+            StoryInput(s.story_id, members)
+            for s in stories
+            if (members := tuple(i for i in s.items if i.language == language))
+        ]
+        for point in extractor.extract(subset) if subset else ():
+            if language == "zh" and is_traditional(point.text):
+                point = replace(point, text=to_simplified(point.text))
+            versions[point.story_id].append(point)
+    for story in stories:  # the story's own best report decides which version leads
+        lead_language = story.items[0].language
+        versions[story.story_id].sort(key=lambda p: p.language != lead_language)
+    return versions
+
+
+def primary(points: Sequence[ExtractedPoint], language: str) -> ExtractedPoint:
+    """The version a reader of ``language`` gets: theirs, else the story's own."""
+    return next((p for p in points if p.language == language), points[0])
+
+
+def in_language(point: KeyPoint, language: str) -> KeyPoint:
+    version = next((v for v in point.versions if v.language == language), None)
+    if version is None or version.language == point.language:
+        return point
+    return replace(point, text=version.text, language=version.language)
+
+
+def reader_sections(sections: Sequence[Section], language: str) -> tuple[Section, ...]:
+    """Each point in the reader's language where the story has it; within a section, the
+    points in the reader's language first (rank order kept), the others after."""
+    result = []
+    for section in sections:
+        points = [in_language(p, language) for p in section.key_points]
+        ordered = sorted(points, key=lambda p: p.language != language)  # stable: rank kept
+        result.append(replace(section, key_points=tuple(ordered)))
+    return tuple(result)
+
+
+def renumber(
+    sections: Sequence[Section], sources: Sequence[SourceRef]
+) -> tuple[tuple[Section, ...], tuple[SourceRef, ...]]:
+    """Sources numbered again in order of first citation (points were reordered)."""
+    old = {s.number: s for s in sources}
+    new_numbers: dict[int, int] = {}
+    for section in sections:
+        for point in section.key_points:
+            for number in point.citations:
+                new_numbers.setdefault(number, len(new_numbers) + 1)
+    renumbered = tuple(
+        replace(
+            section,
+            key_points=tuple(
+                replace(p, citations=tuple(new_numbers[n] for n in p.citations))
+                for p in section.key_points
+            ),
+        )
+        for section in sections
+    )
+    ordered = sorted(new_numbers.items(), key=lambda pair: pair[1])
+    return renumbered, tuple(replace(old[n], number=m) for n, m in ordered)
+
+
+def versions_of(points: Sequence[ExtractedPoint]) -> tuple[Version, ...]:
+    return tuple(Version(p.language, p.text, p.item_id) for p in points)
