@@ -183,7 +183,7 @@ def feed_xml(items: list[tuple[str, str]], offset: int) -> bytes:
     return "".join(parts).encode("utf-8")
 
 
-def run_once(n: int, capacity: int) -> dict[str, float]:
+def run_once(n: int, capacity: int, embeddings: bool) -> dict[str, float]:
     from digest.companies import CompanyBase
     from digest.ingest.enrich import Enricher, load_domain_terms
     from digest.ingest.fetch import FetchOptions
@@ -206,14 +206,22 @@ def run_once(n: int, capacity: int) -> dict[str, float]:
         )
     enricher = Enricher(CompanyBase.load(), load_domain_terms(), 3.0)
     enricher.enrich("预热", "")  # jieba's dictionary loads before the clock starts
+    embedder = None
+    if embeddings:
+        from digest.ingest.embed import shared_use_embedder
+
+        embedder = shared_use_embedder()
+        embedder.embed(["预热"])  # so does the model
     with tempfile.TemporaryDirectory() as folder:
         db = Database(f"sqlite:///{folder}/bench.db")
         db.upgrade()
         now = datetime(2026, 11, 23, tzinfo=UTC)
         sources = [db.sources.add(u, now)[0] for u in urls]
         options = FetchOptions(allow_private=True, max_bytes=50 * 1024 * 1024)
-        ingest = IngestOptions(story_capacity=capacity)
-        pipeline = IngestPipeline(db, enricher, options, ingest, clock=lambda: now)
+        ingest = IngestOptions(story_capacity=capacity, max_items_per_feed=ITEMS_PER_FEED)
+        pipeline = IngestPipeline(
+            db, enricher, options, ingest, clock=lambda: now, embedder=embedder
+        )
         rss_before = current_rss_mb()
         started = time.perf_counter()
         outcomes = asyncio.run(pipeline.run(sources))
@@ -255,17 +263,24 @@ def main() -> None:
     parser.add_argument(
         "--capacity", type=int, default=10_000, help="items the story index holds (default 10000)"
     )
+    parser.add_argument(
+        "--embeddings",
+        choices=["on", "off", "both"],
+        default="both",
+        help="multilingual embeddings at ingest (default: both, side by side)",
+    )
     parser.add_argument("--single", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.single:
-        print(json.dumps(run_once(args.single, args.capacity)))
+        print(json.dumps(run_once(args.single, args.capacity, args.embeddings == "on")))
         return
+    modes = ["off", "on"] if args.embeddings == "both" else [args.embeddings]
     print(
-        f"{'N':>6} {'stored':>7} {'pipeline it/s':>14} {'jieba it/s':>11} {'ratio':>6} "
-        f"{'peak RSS MB':>12} {'growth MB':>10}   (medians of {args.runs} runs, "
+        f"{'emb':>4} {'N':>6} {'stored':>7} {'pipeline it/s':>14} {'jieba it/s':>11} "
+        f"{'ratio':>6} {'peak RSS MB':>12} {'growth MB':>10}   (medians of {args.runs} runs, "
         f"one process each, story index capacity {args.capacity})"
     )
-    for n in args.n:
+    for n, mode in ((n, mode) for n in args.n for mode in modes):
         runs = [
             json.loads(
                 subprocess.run(
@@ -276,6 +291,8 @@ def main() -> None:
                         str(n),
                         "--capacity",
                         str(args.capacity),
+                        "--embeddings",
+                        mode,
                     ],
                     check=True,
                     capture_output=True,
@@ -288,7 +305,7 @@ def main() -> None:
         ]
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         print(
-            f"{n:>6} {int(med['stored']):>7} {med['pipeline_items_per_s']:>14.0f} "
+            f"{mode:>4} {n:>6} {int(med['stored']):>7} {med['pipeline_items_per_s']:>14.0f} "
             f"{med['jieba_items_per_s']:>11.0f} {med['ratio']:>6.2f} {med['peak_rss_mb']:>12.0f} "
             f"{med['pipeline_growth_mb']:>10.0f}"
         )

@@ -21,7 +21,11 @@ from digest.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-LEAD_CHARS = 240  # the title and this much of the lead: what a report leads with
+# The title and this much of the lead: what a report leads with. Embedding time grows with the
+# text (162 texts/s at 240 characters, 330/s at 120 on 2 cores); 120 scored the same as 240 on
+# the labelled stories.
+LEAD_CHARS = 120
+BATCH = 64  # texts embedded at once: bounds the memory of the model's activations
 
 
 class Embedder(Protocol):
@@ -64,7 +68,11 @@ class UseEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 512), dtype=np.float32)
-        return normalise(np.atleast_2d(self._model.encode(list(texts))))
+        chunks = [
+            np.atleast_2d(self._model.encode(list(texts[start : start + BATCH])))
+            for start in range(0, len(texts), BATCH)
+        ]
+        return normalise(np.vstack(chunks))
 
 
 @cache

@@ -101,6 +101,13 @@ class _Candidate:
     keys: tuple[str, str | None, str]  # guid, link, content
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    outlet: str
+    items: list[tuple[_Candidate, Enrichment, Probe]]
+    duplicate: int
+
+
 class IngestPipeline:
     def __init__(
         self,
@@ -121,6 +128,7 @@ class IngestPipeline:
         self._clock = clock
         self._transport = transport
         self._write_lock = asyncio.Lock()
+        self._prepare_lock = asyncio.Lock()
 
     async def run(
         self,
@@ -191,8 +199,10 @@ class IngestPipeline:
             feed = parse_feed(result.body, result.headers, result.final_url or source.url)
         except ParseError as exc:
             return self._failed(source, exc, now)
+        async with self._prepare_lock:  # one at a time too: beside the writer, not four-way
+            prepared = await asyncio.to_thread(self._prepare_feed, source, feed, now, stories)
         async with self._write_lock:  # one writer; the event loop stays free for fetches
-            outcome = await asyncio.to_thread(self._store_feed, source, feed, now, stories)
+            outcome = await asyncio.to_thread(self._write_feed, source, prepared, now, stories)
         self._succeeded(source, result, now, "ok", feed.title, feed.warning)
         if feed.warning:
             log.warning(
@@ -260,6 +270,15 @@ class IngestPipeline:
     def _store_feed(
         self, source: Source, feed: ParsedFeed, now: datetime, stories: Stories
     ) -> SourceOutcome:
+        return self._write_feed(
+            source, self._prepare_feed(source, feed, now, stories), now, stories
+        )
+
+    def _prepare_feed(
+        self, source: Source, feed: ParsedFeed, now: datetime, stories: Stories
+    ) -> _Prepared:
+        """What needs no lock: normalise, drop known items, enrich, embed. Runs beside the
+        previous feed's writing (numpy releases the GIL: embeddings take the second core)."""
         base = feed.link or source.url
         entries = newest(feed.entries, self.options.max_items_per_feed)
         candidates = [c for e in entries if (c := self._normalise(source, e, base, now))]
@@ -273,15 +292,23 @@ class IngestPipeline:
             known.update(keys)
             fresh.append(candidate)
         enriched = [self.enricher.enrich(c.title, c.full_text) for c in fresh]
-        probes = stories.probes(
-            [(c.title, c.summary, e) for c, e in zip(fresh, enriched, strict=True)]
-        )
+        pairs = zip(fresh, enriched, strict=True)
+        probes = stories.probes([(c.title, c.summary, e) for c, e in pairs])
         outlet = source.title or feed.title or urlsplit(source.url).hostname or "?"
         outlet = shorten(one_line(outlet), OUTLET_CHARS)  # it is on every item of the feed
+        return _Prepared(outlet, list(zip(fresh, enriched, probes, strict=True)), duplicate)
+
+    def _write_feed(
+        self, source: Source, prepared: _Prepared, now: datetime, stories: Stories
+    ) -> SourceOutcome:
+        """One writer at a time: stories are found and items stored in order."""
         new = relevant = 0
+        duplicate = prepared.duplicate
         with self.db.items.writer() as writer:
-            for candidate, enrichment, probe in zip(fresh, enriched, probes, strict=True):
-                item = self._item(source, outlet, candidate, enrichment, probe, now, stories)
+            for candidate, enrichment, probe in prepared.items:
+                item = self._item(
+                    source, prepared.outlet, candidate, enrichment, probe, now, stories
+                )
                 stored = writer.add(item)
                 if stored is None:
                     duplicate += 1

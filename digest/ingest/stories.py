@@ -23,6 +23,7 @@ from digest.text import is_traditional
 from storage import Database
 
 log = logging.getLogger(__name__)
+SIGNATURE_LEAD = 240  # characters of the lead whose numbers and products count
 
 
 class Stories:
