@@ -24,6 +24,17 @@ from storage.types import (
     encode_tokens,
 )
 
+
+def _search_words(alternative: str) -> list[str]:
+    """The words of one alternative, without the quotes that would break a query."""
+    return [w for w in alternative.replace('"', " ").replace("'", " ").split() if w]
+
+
+def _lexeme(word: str) -> str:
+    """A word quoted for to_tsquery (its operators and spaces lose their meaning inside)."""
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 _KEY_CHUNK = 500  # stays under SQLite's bound-parameter limit
 
 
@@ -209,28 +220,38 @@ class ItemRepository:
         with self._store.session() as session:
             return self._to_items(session, list(session.scalars(query)), with_tokens=True)
 
-    def search(self, terms: Sequence[str], limit: int = 10) -> list[Item]:
-        """Items whose tokens contain every term, newest first.
+    def search(self, groups: Sequence[Sequence[str]], limit: int = 10) -> list[Item]:
+        """Items whose tokens match every group, newest first. A group is a set of
+        alternatives (any one will do); an alternative of several words is a phrase.
 
         SQLite: the FTS5 table of migration 0004. PostgreSQL: the GIN index of migration 0006
-        over to_tsvector('simple', tokens); plainto_tsquery parses the terms as the index
-        parsed the tokens and ANDs them.
+        over to_tsvector('simple', tokens), with a tsquery of the same shape (``<->`` for a
+        phrase).
         """
-        words = [t.replace('"', "") for t in terms if t.strip()]
-        if not words:
+        clean = [[a for a in (_search_words(alt) for alt in group) if a] for group in groups]
+        clean = [group for group in clean if group]
+        if not clean:
             return []
         if self._store.is_sqlite:
             query = text(
                 "SELECT rowid FROM items_fts WHERE items_fts MATCH :match "
                 "ORDER BY rowid DESC LIMIT :n"
             )
-            match = " AND ".join(f'"{w}"' for w in words)
+            match = " AND ".join(
+                "(" + " OR ".join('"' + " ".join(words) + '"' for words in group) + ")"
+                for group in clean
+            )
         else:
             query = text(
                 "SELECT id FROM items WHERE to_tsvector('simple', tokens) "
-                "@@ plainto_tsquery('simple', :match) ORDER BY id DESC LIMIT :n"
+                "@@ to_tsquery('simple', :match) ORDER BY id DESC LIMIT :n"
             )
-            match = " ".join(words)
+            match = " & ".join(
+                "("
+                + " | ".join("(" + " <-> ".join(_lexeme(w) for w in words) + ")" for words in group)
+                + ")"
+                for group in clean
+            )
         with self._store.session() as session:
             ids = list(session.scalars(query, {"match": match, "n": limit}))
             rows = list(session.scalars(select(ItemRow).where(ItemRow.id.in_(ids))))

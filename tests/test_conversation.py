@@ -78,6 +78,16 @@ async def test_search_uses_the_full_text_index_in_both_scripts(ctx: AppContext) 
     assert "没有找到" in nothing.text
 
 
+async def test_search_finds_reports_in_the_other_language(ctx: AppContext) -> None:
+    talk = Conversation(ctx)
+    [controls] = await talk.handle(USER, "/search 出口管制")
+    assert "export controls" in controls.text.lower() and "出口管制" in controls.text
+    [supernode] = await talk.handle(USER, "/search supernode")
+    assert "超节点" in supernode.text
+    [company] = await talk.handle(USER, "/search Cambricon 市值")
+    assert "寒武纪" in company.text
+
+
 async def test_subscribe_settings_and_language(ctx: AppContext) -> None:
     talk = Conversation(ctx)
     [hello] = await talk.handle(USER, "/start")

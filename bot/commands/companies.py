@@ -12,6 +12,7 @@ from bot.commands.errors import CommandError, parse_duration
 from bot.context import AppContext
 from digest.companies import Company
 from digest.compose.keypoints import StoryInput
+from digest.query import expand
 from storage.types import Item
 
 COMPANY_PAGE = 5
@@ -124,6 +125,7 @@ def _points(ctx: AppContext, stories: Sequence[StoryInput]) -> list[str]:
 
 
 def search(ctx: AppContext, query: str, limit: int = 8) -> list[Item]:
-    """Stored items matching every word of ``query`` (segmented as items were at ingest)."""
-    words = ctx.enricher.search_words(query)
-    return ctx.db.items.search(words, limit=limit) if words else []
+    """Stored items matching every word of ``query`` (segmented as items were at ingest), in
+    either language: each word also matches the other names of its concept or company."""
+    groups = expand(query, ctx.enricher.segmenter.cut, ctx.companies)
+    return ctx.db.items.search(groups, limit=limit) if groups else []

@@ -100,11 +100,6 @@ class Enricher:
     def segmenter(self) -> Segmenter:
         return self._segmenter
 
-    def search_words(self, query: str) -> list[str]:
-        """A search query cut as stored items were, lower-cased, without punctuation."""
-        words = self._segmenter.cut(match_form(query))
-        return [w.lower() for w in words if w.strip() and any(ch.isalnum() for ch in w)]
-
     def enrich(self, title: str, summary: str) -> Enrichment:
         text = match_form(f"{title}\n{summary}")
         title_end = len(match_form(title))
