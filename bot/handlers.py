@@ -67,7 +67,7 @@ async def caller_of(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Calle
         else:
             cache = context.bot_data.setdefault("group_admins", {})  # one per application
             check = functools.partial(_is_group_admin, context.bot, cache, chat.id, user.id)
-    code = (user.language_code or "") if user else ""
+    code = (user.language_code or "") if user and chat.type == ChatType.PRIVATE else ""
     language = "en" if code.startswith("en") else "zh" if code.startswith("zh") else None
     return Caller(chat.id, chat.type, user.id if user else 0, chat.title, language, check)
 
