@@ -28,6 +28,7 @@ from storage.types import Chat, Item
 
 log = logging.getLogger(__name__)
 MAX_ITEMS_PER_ALERT = 10
+ALERT_WINDOW = timedelta(hours=24)  # a new source's older backlog is never an alert
 CONCURRENCY = 16
 
 
@@ -47,7 +48,9 @@ class AlertMessage:
 def pending_alerts(ctx: AppContext) -> list[AlertBatch]:
     by_chat: dict[int, tuple[Chat, dict[str, list[Item]]]] = {}
     for chat, company, last in ctx.db.follows.all():
-        items = ctx.db.items.company_items_after(company, last, limit=MAX_ITEMS_PER_ALERT)
+        items = ctx.db.items.company_items_after(
+            company, last, limit=MAX_ITEMS_PER_ALERT, backlog_before=ctx.clock() - ALERT_WINDOW
+        )
         if items:
             by_chat.setdefault(chat.id, (chat, defaultdict(list)))[1][company].extend(items)
     return [AlertBatch(chat, dict(items)) for chat, items in by_chat.values()]

@@ -33,6 +33,7 @@ from bot.terminal import (
 )
 from digest.compose.render import render_text
 from digest.errors import DigestError
+from digest.ingest.samples import SAMPLES_NOW
 from storage import StorageError
 
 log = logging.getLogger("chipdigest")
@@ -55,8 +56,8 @@ def cmd_demo(ctx: AppContext, args: argparse.Namespace) -> int:
     out.rule(f"The digest of the sample feeds (saved as digest #{result.saved_id})")
     print(render_text(result.digest))
     out.print(
-        "\nTry: chipdigest --database sqlite:///data/demo.db digest --since 7d --lang en "
-        "--format markdown"
+        "\nTry: chipdigest --database sqlite:///data/demo.db digest --edition demo --latest "
+        "--lang en --format markdown"
     )
     return 0
 
@@ -157,6 +158,8 @@ def cmd_digest(ctx: AppContext, args: argparse.Namespace) -> int:
     ctx.prepare()
     if args.latest:
         digest = commands.latest_digest(ctx, args.edition)
+        if args.lang:
+            digest = ctx.composer.in_language(digest, args.lang)
     else:
         result = commands.compose_digest(
             ctx, since=args.since, edition=args.edition, language=args.lang, save=args.save
@@ -321,7 +324,8 @@ def _context(settings: Settings, args: argparse.Namespace) -> AppContext:
         if not args.keep:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{demo_db}{suffix}").unlink(missing_ok=True)
-        return AppContext(settings, database_url=f"sqlite:///{demo_db}")
+        # The demo is a snapshot: it runs at the time of its bundled samples.
+        return AppContext(settings, database_url=f"sqlite:///{demo_db}", clock=lambda: SAMPLES_NOW)
     return AppContext(settings, database_url=args.database)
 
 

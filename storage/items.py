@@ -4,24 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import case, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from storage.engine import SessionSource
-from storage.tables import Base, ItemCompanyRow, ItemRow, SourceRow
+from storage.item_writer import ItemWriter, Statements
+from storage.tables import ItemCompanyRow, ItemRow, SourceRow
 from storage.types import (
     Item,
     NewItem,
     StoredItemRef,
     StoredSignature,
     decode_tokens,
-    encode_tokens,
 )
 
 
@@ -35,63 +33,22 @@ def _lexeme(word: str) -> str:
     return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
+def _not_backlog(before: datetime) -> Any:
+    """Not a source's backlog: published after the source was added, or after ``before``."""
+    added = select(SourceRow.created_at).where(SourceRow.id == ItemRow.source_id)
+    return or_(
+        ItemRow.published_at >= before,
+        ItemRow.published_at >= added.scalar_subquery(),
+        ItemRow.source_id.is_(None),
+    )
+
+
 _KEY_CHUNK = 500  # stays under SQLite's bound-parameter limit
 
 
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
     for start in range(0, len(values), _KEY_CHUNK):
         yield values[start : start + _KEY_CHUNK]
-
-
-_ITEMS = Base.metadata.tables["items"]
-_STORIES = Base.metadata.tables["stories"]
-
-
-@dataclass(frozen=True, slots=True)
-class _Statements:
-    new_story: Any
-    new_item: Any
-    drop_story: Any
-    touch_story: Any
-    tag_item: Any
-
-    @classmethod
-    def build(cls, dialect_name: str) -> _Statements:
-        dialect = postgresql if dialect_name == "postgresql" else sqlite
-        return cls(
-            new_story=insert(_STORIES).returning(_STORIES.c.id),
-            new_item=dialect.insert(_ITEMS).on_conflict_do_nothing().returning(_ITEMS.c.id),
-            drop_story=delete(_STORIES).where(_STORIES.c.id == bindparam("story_id")),
-            touch_story=update(_STORIES)
-            .where(_STORIES.c.id == bindparam("story_id"))
-            .values(last_seen_at=bindparam("seen")),
-            tag_item=insert(Base.metadata.tables["item_companies"]),
-        )
-
-
-def _item_values(item: NewItem, story_id: int) -> dict[str, Any]:
-    return {
-        "source_id": item.source_id,
-        "story_id": story_id,
-        "outlet": item.outlet,
-        "guid": item.guid,
-        "guid_key": item.guid_key,
-        "link": item.link,
-        "link_key": item.link_key,
-        "content_key": item.content_key,
-        "title": item.title,
-        "summary": item.summary,
-        "published_at": item.published_at,
-        "fetched_at": item.fetched_at,
-        "language": item.language,
-        "relevance": item.relevance,
-        "relevant": item.relevant,
-        "tokens": encode_tokens(item.tokens),
-        "signature": item.signature,
-        "title_companies": " ".join(item.title_companies),
-        "embedding": item.embedding,
-        "event": item.event,
-    }
 
 
 class ItemRepository:
@@ -119,34 +76,11 @@ class ItemRepository:
     def writer(self) -> Iterator[ItemWriter]:
         """One transaction for a batch whose later items depend on earlier ones' ids."""
         with self._store.session() as session:
-            yield ItemWriter(self, session)
+            yield ItemWriter(session, self._statements)
 
     @cached_property
-    def _statements(self) -> _Statements:
-        return _Statements.build(self._store.engine.dialect.name)
-
-    def _add(self, session: Session, item: NewItem) -> StoredItemRef | None:
-        # Core statements with bound parameters: compiled once, then one round trip each.
-        conn = session.connection()
-        sql = self._statements
-        story_id = item.story_id
-        if story_id is None:
-            seen = {"first_seen_at": item.fetched_at, "last_seen_at": item.fetched_at}
-            story_id = conn.execute(sql.new_story, seen).scalar_one()
-        item_id = conn.execute(sql.new_item, _item_values(item, story_id)).scalar()
-        if item_id is None:  # lost a race with another writer: the unique index said no
-            if item.story_id is None:
-                conn.execute(sql.drop_story, {"story_id": story_id})
-            return None
-        if item.story_id is not None:
-            conn.execute(sql.touch_story, {"story_id": story_id, "seen": item.fetched_at})
-        if item.companies:
-            rows = [
-                {"item_id": item_id, "company_id": c, "published_at": item.published_at}
-                for c in item.companies
-            ]
-            conn.execute(sql.tag_item, rows)
-        return StoredItemRef(item_id=item_id, story_id=story_id)
+    def _statements(self) -> Statements:
+        return Statements.build(self._store.engine.dialect.name)
 
     def recent_signatures(self, since: datetime, limit: int) -> list[StoredSignature]:
         """Signatures of items fetched since ``since``, newest first, at most ``limit``."""
@@ -203,18 +137,26 @@ class ItemRepository:
         after_id: int = 0,
         last_id: int | None = None,
         fetched_since: datetime | None = None,
+        published_since: datetime | None = None,
+        backlog_before: datetime | None = None,
         relevant_only: bool = True,
     ) -> list[Item]:
         """Items stored after item ``after_id`` (up to ``last_id``), oldest first, with tokens.
 
         Ids grow in the order items are stored, so an item fetched late with an old date still
-        falls in the window of the next digest, and no item falls in two windows.
+        falls in the window of the next digest, and no item falls in two windows. A source's
+        backlog — items published before the source was added and before ``backlog_before`` —
+        is left out: a feed added today does not flood the next digest with last year.
         """
         query = select(ItemRow).where(ItemRow.id > after_id).order_by(ItemRow.id)
         if last_id is not None:
             query = query.where(ItemRow.id <= last_id)
         if fetched_since is not None:
             query = query.where(ItemRow.fetched_at >= fetched_since)
+        if published_since is not None:
+            query = query.where(ItemRow.published_at >= published_since)
+        if backlog_before is not None:
+            query = query.where(_not_backlog(backlog_before))
         if relevant_only:
             query = query.where(ItemRow.relevant.is_(True))
         with self._store.session() as session:
@@ -265,8 +207,15 @@ class ItemRepository:
         with self._store.session() as session:
             return session.scalar(query) or 0
 
-    def company_items_after(self, company: str, after_id: int, limit: int = 50) -> list[Item]:
-        """Relevant items about ``company`` stored after item ``after_id``, oldest first."""
+    def company_items_after(
+        self,
+        company: str,
+        after_id: int,
+        limit: int = 50,
+        backlog_before: datetime | None = None,
+    ) -> list[Item]:
+        """Relevant items about ``company`` stored after item ``after_id``, oldest first
+        (without a new source's backlog published before ``backlog_before``)."""
         query = (
             select(ItemRow)
             .join(ItemCompanyRow, ItemCompanyRow.item_id == ItemRow.id)
@@ -278,6 +227,8 @@ class ItemRepository:
             .order_by(ItemRow.id)
             .limit(limit)
         )
+        if backlog_before is not None:
+            query = query.where(_not_backlog(backlog_before))
         with self._store.session() as session:
             return self._to_items(session, list(session.scalars(query)), with_tokens=True)
 
@@ -380,14 +331,3 @@ class ItemRepository:
         for item in items:
             grouped[item.story_id].append(item)
         return list(grouped.values())
-
-
-class ItemWriter:
-    """Adds items one by one inside a single transaction (see :meth:`ItemRepository.writer`)."""
-
-    def __init__(self, repository: ItemRepository, session: Session) -> None:
-        self._repository = repository
-        self._session = session
-
-    def add(self, item: NewItem) -> StoredItemRef | None:
-        return self._repository._add(self._session, item)

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from telegram import Bot
 
 from bot import commands
+from bot.alerts import pending_alerts
 from bot.config import load_settings
 from bot.context import AppContext
 from bot.delivery import Broadcaster, RateLimiter, Sender, make_bot
@@ -242,3 +243,40 @@ async def test_sources_are_checked_when_added_and_shown_without_credentials(
     assert "hunter2pw" not in shown and "k3y-s3cret" not in shown and "reader" not in shown
     assert "lang=zh" in added.text and "key=***" in added.text
     ctx.close()
+
+
+async def test_a_new_sources_backlog_is_stored_and_searchable_but_never_in_a_digest_or_alert(
+    ctx: AppContext, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    """The audit found an item of September 2024 in a digest of November 2026: windows
+    counted storage time. A feed added today brings its old items; they are kept, found by
+    /search, but the next edition and the alerts carry only what is new."""
+    from datetime import timedelta as td
+
+    chat = ctx.db.chats.upsert(950, "private", None, clock())
+    ctx.db.follows.follow(chat.id, "cambricon", ctx.db.items.max_id())
+    old = clock() - td(days=400)
+    body = (
+        '<rss version="2.0"><channel><title>老源</title>'
+        "<item><title>寒武纪发布思元290训练芯片</title><link>https://old.example/1</link>"
+        f"<pubDate>{format_datetime(old)}</pubDate>"
+        "<description>寒武纪推出思元290训练芯片，面向数据中心。</description></item>"
+        "<item><title>寒武纪获智算中心大额订单</title><link>https://old.example/2</link>"
+        f"<pubDate>{format_datetime(clock() - td(hours=2))}</pubDate>"
+        "<description>寒武纪获得一家智算中心的大额芯片订单。</description></item>"
+        "</channel></rss>"
+    ).encode()
+    url = feed_server.add("/old.xml", body=body, headers={"Content-Type": "application/rss+xml"})
+    [outcome] = await commands.fetch(ctx, [url])
+    assert outcome.new == 2
+
+    digest = commands.compose_digest(ctx, edition="morning").digest
+    shown = render_telegram(digest)
+    assert any("大额订单" in m for m in shown) and not any("思元290" in m for m in shown)
+    assert [i.title for i in commands.search(ctx, "思元290")] == ["寒武纪发布思元290训练芯片"]
+    [batch] = pending_alerts(ctx)
+    assert [i.title for items in batch.items.values() for i in items] == [
+        "寒武纪获智算中心大额订单"
+    ]
+    since = commands.compose_digest(ctx, since="7d").digest  # publication time, not fetch time
+    assert not any("思元290" in m for m in render_telegram(since))

@@ -6,6 +6,7 @@ import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.commands.errors import CommandError, parse_duration
 from bot.context import AppContext
@@ -15,6 +16,7 @@ from digest.compose.render import render_telegram
 from storage.types import Chat, PushRequest
 
 DEFAULT_EDITION = "default"
+FIRST_WINDOW = timedelta(hours=24)  # an edition's first digest looks back this far
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +48,14 @@ def compose_digest(
     if since:
         start = now - parse_duration(since)
         after_id = 0
-        items = ctx.db.items.window(after_id=0, last_id=last_id, fetched_since=start)
+        items = ctx.db.items.window(after_id=0, last_id=last_id, published_since=start)
     else:
         start = None
         previous = ctx.db.digests.latest(edition)
         after_id = previous.last_item_id if previous else 0
-        items = ctx.db.items.window(after_id=after_id, last_id=last_id)
+        # A source's backlog older than this window never enters a digest.
+        window_start = previous.created_at if previous else now - FIRST_WINDOW
+        items = ctx.db.items.window(after_id=after_id, last_id=last_id, backlog_before=window_start)
     with ctx.metrics.compose_seconds.time():
         digest = ctx.composer.compose(
             items,

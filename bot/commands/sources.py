@@ -12,7 +12,7 @@ from bot.context import AppContext
 from digest.errors import BlockedURL, ConfigError, NetworkError
 from digest.ingest.fetch import check_url_now
 from digest.ingest.pipeline import SourceOutcome
-from digest.ingest.samples import SAMPLE_FEEDS, BundledFeedTransport
+from digest.ingest.samples import SAMPLE_FEEDS, SAMPLES_ADDED, BundledFeedTransport
 from digest.ingest.sources import SourceSpec, read_opml, write_opml
 from digest.urls import display_url
 from storage.types import Source
@@ -37,9 +37,10 @@ async def fetch(
 
 
 async def ingest_samples(ctx: AppContext) -> list[SourceOutcome]:
-    """The bundled sample feeds, added as sources and fetched offline (the demo, the tests)."""
-    now = ctx.clock()
-    sources = [ctx.db.sources.add(feed.url, now, feed.title)[0] for feed in SAMPLE_FEEDS]
+    """The bundled sample feeds, added as sources (followed since SAMPLES_ADDED) and fetched
+    offline (the demo, the tests)."""
+    since = SAMPLES_ADDED
+    sources = [ctx.db.sources.add(feed.url, since, feed.title)[0] for feed in SAMPLE_FEEDS]
     return await fetch(ctx, sources=sources, transport=BundledFeedTransport())
 
 

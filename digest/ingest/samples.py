@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 
 import httpx
 
 SAMPLE_HOST = "samples.chip-digest.invalid"
+# The samples are a snapshot: their items were published 19-23 November 2026. The demo runs at
+# SAMPLES_NOW, with the sources followed since SAMPLES_ADDED, so none of it is a new source's
+# backlog (which never enters a digest).
+SAMPLES_ADDED = datetime(2026, 11, 18, tzinfo=UTC)
+SAMPLES_NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
