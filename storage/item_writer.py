@@ -61,6 +61,7 @@ def _item_values(item: NewItem, story_id: int) -> dict[str, Any]:
         "title_companies": " ".join(item.title_companies),
         "embedding": item.embedding,
         "event": item.event,
+        "raw_summary": item.raw_summary,
     }
 
 

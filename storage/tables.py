@@ -103,6 +103,8 @@ class ItemRow(Base):
     # signature (JSON: companies, numbers, products, kinds): stories across languages.
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     event: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The text as the feed gave it, when cleaning removed something (summary is the clean text).
+    raw_summary: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class DigestRow(Base):

@@ -61,6 +61,7 @@ class NewItem:
     story_id: int | None = None  # None: the item starts a new story
     embedding: bytes | None = None
     event: str | None = None  # the event signature as JSON
+    raw_summary: str | None = None  # the feed's own text, when cleaning took something out
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from digest.errors import DigestError, HTTPStatusError, ParseError
+from digest.ingest.clean import clean
 from digest.ingest.dedup import Probe
 from digest.ingest.embed import Embedder
 from digest.ingest.enrich import Enricher, Enrichment
@@ -99,6 +100,7 @@ class _Candidate:
     link: str | None
     published: datetime
     keys: tuple[str, str | None, str]  # guid, link, content
+    raw_summary: str | None = None  # the text as the feed gave it, when cleaning changed it
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,8 +325,11 @@ class IngestPipeline:
     def _normalise(
         self, source: Source, entry: RawEntry, base: str, now: datetime
     ) -> _Candidate | None:
-        title = one_line(html_to_text(entry.title))[:TITLE_CHARS]
-        full_text = html_to_text(entry.summary)[:ENRICH_CHARS]
+        raw_title = one_line(html_to_text(entry.title))
+        raw_text = html_to_text(entry.summary)[:ENRICH_CHARS]
+        cleaned = clean(raw_title, raw_text)  # what is not the article goes here
+        title = one_line(cleaned.title)[:TITLE_CHARS]
+        full_text = cleaned.body
         summary = full_text[:SUMMARY_CHARS]
         if not title and not summary:
             return None
@@ -336,7 +341,8 @@ class IngestPipeline:
             content_key(title, summary, link),
         )
         published = to_utc(entry.published, now)
-        return _Candidate(entry, title, summary, full_text, link, published, keys)
+        raw = raw_text[:SUMMARY_CHARS] if cleaned.removed else None
+        return _Candidate(entry, title, summary, full_text, link, published, keys, raw)
 
     def _item(
         self,
@@ -371,4 +377,5 @@ class IngestPipeline:
             story_id=stories.find(probe),
             embedding=embedding,
             event=event,
+            raw_summary=candidate.raw_summary,
         )

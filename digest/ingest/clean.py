@@ -1,0 +1,101 @@
+"""Clean: what is not the article never reaches tags, stories, key points or search.
+
+Real feeds carry more than the article: ratings and emoji markers in titles, curation notes
+written by upstream filters, channel headers and footers, bylines and provenance, related-
+reading blocks, image credits, and the chrome of whole web pages. The rules are data
+(``data/cleaning.toml``); this module applies them to the plain text of a title and a body and
+says what it removed (for ``/why`` and for the tests). Linear in the text: each rule is one
+regular-expression pass.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from digest.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Cleaned:
+    title: str
+    body: str
+    removed: tuple[str, ...]  # the pieces taken out, in order
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    title_prefixes: tuple[re.Pattern[str], ...]
+    body_prefixes: tuple[re.Pattern[str], ...]
+    body_cut_markers: tuple[re.Pattern[str], ...]
+    body_anywhere: tuple[re.Pattern[str], ...]
+
+    @classmethod
+    def parse(cls, raw: str) -> Rules:
+        try:
+            data = tomllib.loads(raw)
+            return cls(
+                *(
+                    tuple(re.compile(p) for p in data.get(name, ()))
+                    for name in (
+                        "title_prefixes",
+                        "body_prefixes",
+                        "body_cut_markers",
+                        "body_anywhere",
+                    )
+                )
+            )
+        except (tomllib.TOMLDecodeError, re.error) as exc:
+            raise ConfigError(f"cleaning.toml: {exc}") from exc
+
+
+@cache
+def rules() -> Rules:
+    return Rules.parse(resources.files("digest.data").joinpath("cleaning.toml").read_text("utf-8"))
+
+
+def clean(title: str, body: str, rules: Rules | None = None) -> Cleaned:
+    rules = rules or globals()["rules"]()
+    removed: list[str] = []
+    title = _strip_prefixes(title, rules.title_prefixes, removed)
+    body = _strip_prefixes(body, rules.body_prefixes, removed)
+    body = _cut_at_markers(body, rules.body_cut_markers, removed)
+    for pattern in rules.body_anywhere:
+        body = pattern.sub(lambda m: _drop(m.group(0), removed), body)
+    return Cleaned(title.strip(), _tidy(body), tuple(removed))
+
+
+def _strip_prefixes(text: str, patterns: tuple[re.Pattern[str], ...], removed: list[str]) -> str:
+    changed = True
+    while changed:  # a header can follow a curation note, a byline a header
+        changed = False
+        for pattern in patterns:
+            match = pattern.match(text)
+            if match and match.end() > 0:
+                removed.append(match.group(0).strip())
+                text = text[match.end() :]
+                changed = True
+    return text
+
+
+def _cut_at_markers(text: str, patterns: tuple[re.Pattern[str], ...], removed: list[str]) -> str:
+    cut = len(text)
+    for pattern in patterns:
+        match = pattern.search(text)
+        if match and match.start() > 0 and match.start() < cut:  # never the whole body
+            cut = match.start()
+    if cut < len(text):
+        removed.append(text[cut:].strip()[:200])
+    return text[:cut]
+
+
+def _drop(piece: str, removed: list[str]) -> str:
+    removed.append(piece.strip())
+    return " " if piece[:1].isspace() else ""
+
+
+def _tidy(text: str) -> str:
+    return re.sub(r"[ \t]{2,}", " ", text).strip()
