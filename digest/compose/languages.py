@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from digest.compose.keypoints import ExtractedPoint, KeyPointExtractor, StoryInput
 from digest.compose.model import KeyPoint, Section, SourceRef, Version
-from digest.text import is_traditional, to_simplified
+from digest.text import detect_language, is_traditional, to_simplified
 
 LANGUAGES = ("zh", "en")
 
@@ -32,7 +32,10 @@ def extract_versions(
             if (members := tuple(i for i in s.items if i.language == language))
         ]
         for point in extractor.extract(subset) if subset else ():
-            if language == "zh" and is_traditional(point.text):
+            # The sentence's own language: a report filed as English may quote a Chinese
+            # headline, a Chinese one lead with an English sentence.
+            point = replace(point, language=detect_language(point.text))
+            if point.language == "zh" and is_traditional(point.text):
                 point = replace(point, text=to_simplified(point.text))
             versions[point.story_id].append(point)
     for story in stories:  # the story's own best report decides which version leads
