@@ -29,38 +29,38 @@ class Cleaned:
 @dataclass(frozen=True, slots=True)
 class Rules:
     title_prefixes: tuple[re.Pattern[str], ...]
+    title_suffixes: tuple[re.Pattern[str], ...]
     body_prefixes: tuple[re.Pattern[str], ...]
     body_cut_markers: tuple[re.Pattern[str], ...]
     body_anywhere: tuple[re.Pattern[str], ...]
 
     @classmethod
     def parse(cls, raw: str) -> Rules:
+        names = (
+            "title_prefixes",
+            "title_suffixes",
+            "body_prefixes",
+            "body_cut_markers",
+            "body_anywhere",
+        )
         try:
             data = tomllib.loads(raw)
-            return cls(
-                *(
-                    tuple(re.compile(p) for p in data.get(name, ()))
-                    for name in (
-                        "title_prefixes",
-                        "body_prefixes",
-                        "body_cut_markers",
-                        "body_anywhere",
-                    )
-                )
-            )
+            return cls(*(tuple(re.compile(p) for p in data.get(name, ())) for name in names))
         except (tomllib.TOMLDecodeError, re.error) as exc:
             raise ConfigError(f"cleaning.toml: {exc}") from exc
 
 
 @cache
-def rules() -> Rules:
+def default_rules() -> Rules:
     return Rules.parse(resources.files("digest.data").joinpath("cleaning.toml").read_text("utf-8"))
 
 
 def clean(title: str, body: str, rules: Rules | None = None) -> Cleaned:
-    rules = rules or globals()["rules"]()
+    rules = rules or default_rules()
     removed: list[str] = []
     title = _strip_prefixes(title, rules.title_prefixes, removed)
+    for pattern in rules.title_suffixes:
+        title = pattern.sub(lambda m: _drop(m.group(0), removed), title)
     body = _strip_prefixes(body, rules.body_prefixes, removed)
     body = _cut_at_markers(body, rules.body_cut_markers, removed)
     for pattern in rules.body_anywhere:
