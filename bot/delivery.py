@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
-from telegram.constants import ParseMode
+from telegram.constants import FloodLimit, ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -104,9 +104,9 @@ class RateLimiter:
 
     def __init__(
         self,
-        overall: float = 30.0,
-        chat_interval: float = 1.0,
-        group_per_minute: float = 20.0,
+        overall: float = FloodLimit.MESSAGES_PER_SECOND,
+        chat_interval: float = 1.0 / FloodLimit.MESSAGES_PER_SECOND_PER_CHAT,
+        group_per_minute: float = FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.overall_interval = 1.0 / overall

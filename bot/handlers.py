@@ -17,6 +17,7 @@ from telegram.ext import ContextTypes
 
 from bot import commands
 from bot.conversation import Caller, Conversation, Reply
+from digest.catalog import t
 
 log = logging.getLogger(__name__)
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
@@ -129,6 +130,6 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("update %r failed", update, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         with contextlib.suppress(TelegramError):
-            await update.effective_chat.send_message(
-                "出错了，请稍后再试。 Something went wrong; please try again later."
+            await update.effective_chat.send_message(  # the chat's language is unknown here
+                f"{t('refuse.failed', 'zh')} {t('refuse.failed', 'en')}"
             )
