@@ -337,7 +337,7 @@ async def test_a_bug_in_ingest_is_raised_and_never_counted_against_the_source(
     pipeline = make_pipeline()
     real_enrich = pipeline.enricher.enrich
 
-    def enrich(title: str, summary: str):  # type: ignore[no-untyped-def]
+    def enrich(title: str, summary: str):
         if "Ascend 950" in title:  # an item of the Atom feed trips the bug
             raise RuntimeError("a bug")
         return real_enrich(title, summary)
