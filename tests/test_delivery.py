@@ -17,7 +17,7 @@ from bot.delivery import Broadcaster, RateLimiter, make_bot
 from storage import Database
 from storage.types import Chat
 from tests.support.fakebotapi import TOKEN, FakeBotAPI, Fault
-from tests.support.helpers import FakeClock
+from tests.support.helpers import FakeClock, saved_digest
 
 MESSAGES = [
     "<b>核心要点</b>\n• 寒武纪 &amp; 海光 [1]",
@@ -36,16 +36,7 @@ def fast_limiter() -> RateLimiter:
 
 
 def digest_id(db: Database, clock: FakeClock) -> int:
-    return db.digests.save(
-        edition="morning",
-        created_at=clock(),
-        after_item_id=0,
-        last_item_id=0,
-        since=None,
-        language="zh",
-        structure="{}",
-        item_ids=(),
-    )
+    return saved_digest(db, clock)
 
 
 def subscribers(db: Database, clock: FakeClock, ids: list[int]) -> list[Chat]:

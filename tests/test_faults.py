@@ -24,7 +24,7 @@ from digest.compose.render import render_telegram
 from digest.html import MESSAGE_LIMIT, telegram_length
 from tests.support.fakebotapi import TOKEN, FakeBotAPI
 from tests.support.feedserver import FeedServer
-from tests.support.helpers import FakeClock, free_port
+from tests.support.helpers import FakeClock, free_port, saved_digest
 
 
 @pytest.fixture
@@ -158,16 +158,7 @@ async def test_an_undeliverable_digest_fails_with_a_reason_and_the_queue_goes_on
             ],
         }
     ]
-    bad_id = ctx.db.digests.save(
-        edition="morning",
-        created_at=clock(),
-        after_item_id=0,
-        last_item_id=0,
-        since=None,
-        language="zh",
-        structure=json.dumps(broken),
-        item_ids=(),
-    )
+    bad_id = saved_digest(ctx.db, clock, json.dumps(broken))
     ctx.db.deliveries.enqueue(bad_id, [chat], clock())
     good = commands.compose_digest(ctx, edition="evening", save=True)
     assert good.saved_id is not None

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from bot.context import AppContext
 from digest.ingest.fetch import FetchOptions
 from digest.ingest.parse import ParsedFeed, RawEntry
+from storage import Database
 
 
 def free_port() -> int:
@@ -57,3 +58,17 @@ def add_more_huawei_stories(ctx: AppContext) -> None:
         source, _ = ctx.db.sources.add(f"https://more{number}.example/feed", now, name)
         entry = RawEntry(None, f"https://more{number}.example/1", title, lead, now)
         ctx.pipeline().ingest_parsed(source, ParsedFeed(name, None, [entry], "utf-8", None))
+
+
+def saved_digest(db: Database, clock: FakeClock, structure: str = "{}") -> int:
+    """A digest row of the morning edition (what deliveries hang on), with ``structure``."""
+    return db.digests.save(
+        edition="morning",
+        created_at=clock(),
+        after_item_id=0,
+        last_item_id=0,
+        since=None,
+        language="zh",
+        structure=structure,
+        item_ids=(),
+    )
