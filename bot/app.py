@@ -7,12 +7,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, LinkPreviewOptions
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
+    Defaults,
     MessageHandler,
     filters,
 )
@@ -78,6 +79,9 @@ def build_application(
         .request(request)
         .get_updates_request(HTTPXRequest(proxy=settings.http_proxy))
         .concurrent_updates(True)
+        # No link preview on any message: a digest or a card is text, not a big card for the
+        # first link it holds.
+        .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .job_queue(None)  # our own scheduler runs on the leader only
         .build()
     )

@@ -24,7 +24,7 @@ from digest.html import telegram_length
 from digest.ingest.parse import ParsedFeed, RawEntry
 from storage import Database
 from storage.leader import LOCK_KEY, LeaderLock
-from tests.support.fakebotapi import TOKEN, FakeBotAPI, Fault
+from tests.support.fakebotapi import TOKEN, FakeBotAPI, Fault, previews_off
 from tests.support.feedserver import FeedServer
 from tests.support.helpers import add_more_huawei_stories
 
@@ -492,3 +492,22 @@ async def test_group_rights_are_asked_only_when_needed_and_anonymous_admins_coun
 
 def _is_chinese(line: str) -> bool:
     return sum("\u4e00" <= ch <= "\u9fff" for ch in line) > len(line) // 4
+
+
+async def test_no_message_the_bot_sends_shows_a_link_preview(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    application, ctx = running
+    add_more_huawei_stories(ctx)
+    for command in ("/start", "/subscribe evening", "/company 华为", "/search 寒武纪", "/digest"):
+        bot_api.push_message(ALICE, ALICE, command)
+    bot_api.push_message(ADMIN, ADMIN, "/preview")
+    await until(lambda: len(bot_api.texts(ALICE)) >= 5 and len(bot_api.texts(ADMIN)) >= 1)
+    card = next(m for m in bot_api.messages[ALICE] if m["reply_markup"])
+    bot_api.push_callback(
+        ALICE, ALICE, card["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    )
+    await until(lambda: len(bot_api.edits) == 1)
+    await runtime(application).run_edition("evening")
+    sent = [m for messages in bot_api.messages.values() for m in messages] + bot_api.edits
+    assert len(sent) >= 8 and [m["text"][:40] for m in sent if not previews_off(m)] == []

@@ -35,6 +35,21 @@ class Fault:
     delay: float = 0.0  # answer late (the client's timeout fires first)
 
 
+def _json(value: Any) -> Any:
+    """A parameter as sent: form fields carry JSON objects as text."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def previews_off(message: dict[str, Any]) -> bool:
+    options = message.get("link_preview_options") or {}
+    return bool(options.get("is_disabled"))
+
+
 class _HTMLCheck(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -361,6 +376,7 @@ class FakeBotAPI:
                     "chat_id": chat_id,
                     "message_id": params.get("message_id"),
                     "text": params.get("text"),
+                    "link_preview_options": _json(params.get("link_preview_options")),
                 }
             )
         return 200, {
@@ -439,6 +455,7 @@ class FakeBotAPI:
                 "text": text,
                 "parse_mode": params.get("parse_mode"),
                 "reply_markup": params.get("reply_markup"),
+                "link_preview_options": _json(params.get("link_preview_options")),
             }
             self.messages.setdefault(chat_id, []).append(record)
             self.send_times.setdefault(chat_id, []).append(time.monotonic())
