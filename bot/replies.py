@@ -123,15 +123,24 @@ async def search(turn: Turn) -> list[Reply]:
 
 
 async def follow(turn: Turn) -> list[Reply]:
-    firm = commands.require_company(turn.ctx, turn.rest)
+    """``/follow 寒武纪 华为``: each name a company (a name may be several words)."""
+    firms = commands.companies_named(turn.ctx, turn.rest)
     chat = turn.chat()
-    turn.ctx.db.follows.follow(chat.id, firm.id, turn.ctx.db.items.max_id())
-    return turn.reply("follow.done", name=firm.display_name(turn.language))
+    newest = turn.ctx.db.items.max_id()
+    for firm in firms:
+        turn.ctx.db.follows.follow(chat.id, firm.id, newest)
+    names = ", ".join(f.display_name(turn.language) for f in firms)
+    return turn.reply("follow.done", name=names)
 
 
 async def unfollow(turn: Turn) -> list[Reply]:
-    firm = commands.require_company(turn.ctx, turn.rest)
-    turn.ctx.db.follows.unfollow(turn.chat().id, firm.id)
+    firms = commands.companies_named(turn.ctx, turn.rest)
+    chat = turn.chat()
+    gone = [f for f in firms if turn.ctx.db.follows.unfollow(chat.id, f.id)]
+    kept = [f for f in firms if f not in gone]
+    if not gone:
+        names = ", ".join(f.display_name(turn.language) for f in kept)
+        return turn.reply("unfollow.not_followed", name=names)
     return turn.reply("unfollow.done")
 
 

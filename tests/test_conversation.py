@@ -217,3 +217,28 @@ async def test_a_channel_with_a_real_sized_id_is_registered_by_an_admin(ctx: App
 
 async def _no() -> bool:
     return False
+
+
+async def test_follow_takes_several_and_unfollow_says_when_there_was_nothing(
+    ctx: AppContext,
+) -> None:
+    talk = Conversation(ctx)
+    [done] = await talk.handle(USER, "/follow 寒武纪 华为")
+    assert "寒武纪" in done.text and "华为" in done.text
+    [listed] = await talk.handle(USER, "/following")
+    assert "寒武纪" in listed.text and "华为" in listed.text
+    [one] = await talk.handle(USER, "/follow Moore Threads")  # one name of two words
+    assert "摩尔线程" in one.text
+    [gone] = await talk.handle(USER, "/unfollow 华为")
+    assert "已取消关注" in gone.text
+    [nothing] = await talk.handle(USER, "/unfollow 华为")
+    assert "本来就没有关注" in nothing.text
+    [unknown] = await talk.handle(USER, "/follow 寒武纪 火星芯片")
+    assert "火星芯片" in unknown.text
+
+
+async def test_digest_citations_are_links_to_their_sources(ctx: AppContext) -> None:
+    commands.compose_digest(ctx, edition="morning", save=True)
+    replies = await Conversation(ctx).handle(USER, "/digest")
+    first = next(line for line in replies[0].text.split("\n") if line.startswith("• "))
+    assert '<a href="' in first and ">[1]</a>" in first

@@ -20,7 +20,7 @@ from bot.config import load_settings
 from bot.context import AppContext
 from bot.delivery import RateLimiter
 from bot.runtime import Runtime, last_fire_time
-from digest.html import telegram_length
+from digest.html import strip_tags, telegram_length
 from digest.ingest.parse import ParsedFeed, RawEntry
 from storage import Database
 from storage.leader import LOCK_KEY, LeaderLock
@@ -491,6 +491,7 @@ async def test_group_rights_are_asked_only_when_needed_and_anonymous_admins_coun
 
 
 def _is_chinese(line: str) -> bool:
+    line = strip_tags(line)  # citations are links now
     return sum("\u4e00" <= ch <= "\u9fff" for ch in line) > len(line) // 4
 
 

@@ -73,6 +73,19 @@ def list_items(
     )
 
 
+def companies_named(ctx: AppContext, text: str) -> list[Company]:
+    """The companies a command names: the whole text if it is one name ("Moore Threads"),
+    else each word ("寒武纪 华为"). A word that names none is refused, with suggestions."""
+    text = text.strip()
+    whole = find_company(ctx, text) if text else CompanyMatch(None)
+    if whole.company is not None and ctx.companies.owner_of(text) is not None:
+        return [whole.company]
+    words = text.split()
+    if len(words) <= 1:
+        return [require_company(ctx, text)]
+    return list(dict.fromkeys(require_company(ctx, word) for word in words))
+
+
 # --- the company card -------------------------------------------------------------------
 
 

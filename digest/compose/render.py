@@ -29,6 +29,12 @@ def _text(point: KeyPoint, language: str) -> str:
     return f"{t('digest.foreign', language, language=name)} {point.text}"
 
 
+def _linked_citations(point: KeyPoint, language: str, links: dict[int, str | None]) -> str:
+    """Each [n] a link to its source, so a tap opens it (Telegram HTML)."""
+    numbers = "".join(link(links.get(n), f"[{n}]") for n in point.citations)
+    return numbers + esc(_uncited(point, language))
+
+
 def _uncited(point: KeyPoint, language: str) -> str:
     return " " + t("digest.uncited", language, count=point.uncited) if point.uncited else ""
 
@@ -111,8 +117,9 @@ def telegram_blocks(digest: Digest) -> list[str]:
         return [blocks[0] + "\n\n" + esc(digest.headings["empty"])]
     for section in digest.sections:
         language = digest.language
+        links = {s.number: s.link for s in digest.sources}
         bullets = [
-            f"• {esc(_text(p, language))} {esc(_citations(p, language))}"
+            f"• {esc(_text(p, language))} {_linked_citations(p, language, links)}"
             for p in section.key_points
         ]
         blocks.append(f"\n<b>{esc(section.heading)}</b>\n{bullets[0]}")
