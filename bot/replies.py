@@ -52,10 +52,13 @@ async def unsubscribe(turn: Turn) -> list[Reply]:
 
 
 async def digest(turn: Turn) -> list[Reply]:
+    """The latest digest; before any edition has run, the last day's news composed now (not
+    saved: it uses up no edition's window)."""
     try:
         latest = commands.latest_digest(turn.ctx, turn.args[0] if turn.args else None)
     except CommandError:
-        return turn.reply("digest.none")
+        composed = commands.compose_digest(turn.ctx, since="24h", language=turn.language)
+        latest = composed.digest
     latest = turn.ctx.composer.in_language(latest, turn.language)
     return [Reply(m) for m in render_telegram(latest)]
 
@@ -155,14 +158,18 @@ async def following(turn: Turn) -> list[Reply]:
 async def settings(turn: Turn) -> list[Reply]:
     chat = commands.change_settings(turn.ctx, turn.chat(), turn.args)
     none = t("common.none", chat.language)
-    available = ", ".join(f"{n} ({c})" for n, c in turn.ctx.settings.editions.items())
+    editions = turn.ctx.settings.editions
+    available = ", ".join(commands.edition_label(n, c, chat.language) for n, c in editions.items())
+    subscribed = ", ".join(
+        commands.edition_label(n, editions.get(n, ""), chat.language) for n in chat.editions
+    )
     text = esc(
         t(
             "settings.summary",
             chat.language,
             language=chat.language,
             timezone=chat.timezone,
-            editions=", ".join(chat.editions) or none,
+            editions=subscribed or none,
             available=available,
         )
     )

@@ -34,6 +34,9 @@ class Catalog:
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._entries))
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
     def keys(self) -> list[str]:
         return sorted(self._entries)
 

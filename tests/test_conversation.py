@@ -97,7 +97,7 @@ async def test_subscribe_settings_and_language(ctx: AppContext) -> None:
     [bad] = await talk.handle(USER, "/subscribe hourly")
     assert "未知期次 hourly" in bad.text and "morning" in bad.text  # in the chat's language
     [english] = await talk.handle(USER, "/settings lang en")
-    assert "Language: en" in english.text and "Editions: morning, weekly" in english.text
+    assert "Language: en" in english.text and "Editions: morning 08:30, weekly Mon 09:00" in english.text
     [tz] = await talk.handle(USER, "/settings tz Mars/Base")
     assert "unknown time zone" in tz.text
     [gone] = await talk.handle(USER, "/unsubscribe")
@@ -195,10 +195,8 @@ async def test_a_push_previewed_on_one_process_is_approved_on_another_once(
 
 async def test_digest_command_shows_the_latest(ctx: AppContext) -> None:
     talk = Conversation(ctx)
-    [none] = await talk.handle(USER, "/digest")
-    assert "还没有" in none.text
-    from bot import commands
-
+    before = await talk.handle(USER, "/digest")  # no edition has run: the last day, now
+    assert "核心要点" in before[0].text and ctx.db.digests.latest() is None  # nothing used up
     commands.compose_digest(ctx, edition="morning", save=True)
     replies = await talk.handle(USER, "/digest")
     latest = ctx.composer.in_language(commands.latest_digest(ctx, "morning"), "zh")

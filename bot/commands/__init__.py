@@ -5,7 +5,7 @@ and raise :class:`CommandError` with a catalog key, so each front end words it i
 language. One module per subject; this package re-exports them all.
 """
 
-from bot.commands.chats import change_settings, check_editions, migrate_chat
+from bot.commands.chats import change_settings, check_editions, edition_label, migrate_chat
 from bot.commands.companies import (
     COMPANY_PAGE,
     CardLine,
@@ -62,6 +62,7 @@ __all__ = [
     "compose_digest",
     "decide_push",
     "digest_by_id",
+    "edition_label",
     "enable_source",
     "export_opml",
     "fetch",

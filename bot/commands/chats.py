@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.commands.errors import CommandError
 from bot.context import AppContext
+from digest.catalog import catalog, t
 from storage.types import Chat
 
 
@@ -18,6 +19,25 @@ def check_editions(ctx: AppContext, names: Sequence[str]) -> list[str]:
         if name not in known:
             raise CommandError("error.edition_unknown", edition=name, editions=", ".join(known))
     return wanted
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def edition_label(name: str, cron: str, language: str) -> str:
+    """ "早报 08:30" / "morning 08:30" / "周报 周一 09:00" for a daily or weekly cron; the cron
+    itself for anything else (the time is in the chat's own zone: editions follow it)."""
+    label = t(f"edition.{name}", language) if f"edition.{name}" in catalog() else name
+    fields = cron.split()
+    if len(fields) != 5 or not (fields[0].isdigit() and fields[1].isdigit()):
+        return f"{label} ({cron})"
+    when = f"{int(fields[1]):02d}:{int(fields[0]):02d}"
+    if fields[2:] == ["*", "*", "*"]:
+        return f"{label} {when}"
+    day = fields[4].lower()[:3]
+    if fields[2:4] == ["*", "*"] and day in _DAYS:
+        return f"{label} {t(f'weekday.{day}', language)} {when}"
+    return f"{label} ({cron})"
 
 
 def change_settings(ctx: AppContext, chat: Chat, args: Sequence[str]) -> Chat:
