@@ -34,6 +34,7 @@ class Company:
     aliases: tuple[str, ...]
     tickers: tuple[str, ...]
     products: tuple[str, ...]
+    broad: bool = False  # a business far beyond AI compute (phones, games): a mention says less
 
     def display_name(self, language: str = "en") -> str:
         return f"{self.name_zh} ({self.name_en})" if language == "zh" else self.name_en
@@ -139,6 +140,7 @@ class CompanyBase:
                         name_zh=entry["name_zh"],
                         segment=entry["segment"],
                         weight=float(entry["weight"]),
+                        broad=bool(entry.get("broad", False)),
                         description=entry["description"],
                         aliases=tuple(entry.get("aliases", ())),
                         tickers=tuple(entry.get("tickers", ())),

@@ -97,7 +97,8 @@ async def test_subscribe_settings_and_language(ctx: AppContext) -> None:
     [bad] = await talk.handle(USER, "/subscribe hourly")
     assert "未知期次 hourly" in bad.text and "morning" in bad.text  # in the chat's language
     [english] = await talk.handle(USER, "/settings lang en")
-    assert "Language: en" in english.text and "Editions: morning 08:30, weekly Mon 09:00" in english.text
+    assert "Language: en" in english.text
+    assert "Editions: morning 08:30, weekly Mon 09:00" in english.text
     [tz] = await talk.handle(USER, "/settings tz Mars/Base")
     assert "unknown time zone" in tz.text
     [gone] = await talk.handle(USER, "/unsubscribe")

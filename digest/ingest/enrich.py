@@ -18,6 +18,15 @@ from digest.text import (
     token_boundaries,
 )
 
+# What makes global chip news bear on China: the country named, or one of its companies.
+_CHINA = re.compile(
+    r"中国|国内|国产|对华|中方|大陆|内地|中资|\bChina\b|\bChinese\b|\bBeijing\b|\bShanghai\b"
+    r"|\bShenzhen\b|出口管制|export control|H20|H200|B30|MI308",
+    re.IGNORECASE,
+)
+# Companies whose news is mostly not about compute (games, phones, shopping, mobile plans):
+# without a domain term in the title or lead, their name counts half.
+BROAD_SEGMENTS = frozenset({"internet", "telecom"})
 TITLE_BOOST = 1.25  # a name or term in the title counts a quarter more than in the body
 # Relevance reads the title and the lead only: a long article that names a chipmaker in its
 # eighth paragraph is not about chips.
@@ -135,8 +144,16 @@ class Enricher:
             weight = self._terms.get(match.phrase, 0.0) * boost
             best[match.phrase] = max(best.get(match.phrase, 0.0), weight)
         score = sum(best.values())
+        lead = text[:lead_end]
+        on_topic = bool(best)  # a domain term in the title or lead: the item is about compute
+        segments = {c: company.segment for c in companies if (company := self.companies.get(c))}
+        chinese = any(s != "foreign" for s in segments.values()) or bool(_CHINA.search(lead))
         for company_id in sorted(companies):
             company = self.companies.get(company_id)
-            if company is not None:
-                score += company.weight
+            if company is None:
+                continue
+            if company.segment == "foreign" and not chinese:
+                continue  # global chip news counts when it bears on China
+            broad = company.broad or company.segment in BROAD_SEGMENTS
+            score += company.weight / 2 if broad and not on_topic else company.weight
         return score
