@@ -29,6 +29,7 @@ class RawEntry:
     title: str  # may hold HTML
     summary: str  # may hold HTML; the longest of summary and content
     published: datetime | None
+    roundup_link: str | None = None  # a story split out of a roundup without a link of its own
 
 
 FEED_TITLE_CHARS = 120  # a channel title becomes every item's outlet

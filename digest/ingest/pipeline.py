@@ -32,6 +32,7 @@ from digest.ingest.normalise import (
     to_utc,
 )
 from digest.ingest.parse import ParsedFeed, RawEntry, parse_feed
+from digest.ingest.roundups import split as split_roundup
 from digest.ingest.stories import Stories, stored_forms
 from digest.text import shorten
 from digest.urls import display_url
@@ -282,7 +283,8 @@ class IngestPipeline:
         """What needs no lock: normalise, drop known items, enrich, embed. Runs beside the
         previous feed's writing (numpy releases the GIL: embeddings take the second core)."""
         base = feed.link or source.url
-        entries = newest(feed.entries, self.options.max_items_per_feed)
+        parts = [part for entry in feed.entries for part in split_roundup(entry)]
+        entries = newest(parts, self.options.max_items_per_feed)
         candidates = [c for e in entries if (c := self._normalise(source, e, base, now))]
         known = self.db.items.existing_keys(k for c in candidates for k in c.keys if k is not None)
         fresh, duplicate = [], 0
@@ -334,12 +336,17 @@ class IngestPipeline:
         if not title and not summary:
             return None
         title = title or one_line(summary)[:60]
-        link = canonical_link(entry.link, base) or canonical_link(entry.guid)
+        link = canonical_link(entry.link, base)
+        if entry.roundup_link is None:
+            link = link or canonical_link(entry.guid)
         keys = (
             guid_key(entry.guid, source.url, link, title),
             None if link is None else guid_key(link, "", None, ""),
             content_key(title, summary, link),
         )
+        # A story of a roundup without a link of its own is cited with the roundup's link,
+        # which is not its identity (the roundup's other stories share it).
+        link = link or canonical_link(entry.roundup_link, base)
         published = to_utc(entry.published, now)
         raw = raw_text[:SUMMARY_CHARS] if cleaned.removed else None
         return _Candidate(entry, title, summary, full_text, link, published, keys, raw)
