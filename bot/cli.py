@@ -11,6 +11,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from bot import commands, transfer
 from bot.commands import CommandError
 from bot.config import Settings, SettingsError, load_settings
@@ -155,6 +158,10 @@ def cmd_import(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_digest(ctx: AppContext, args: argparse.Namespace) -> int:
+    known = {*ctx.settings.editions, commands.DEFAULT_EDITION, "demo"}
+    if args.edition and args.edition.split("@")[0] not in known:  # "morning@Europe/Berlin"
+        names = ", ".join(ctx.settings.editions)
+        raise CommandError("error.edition_unknown", edition=args.edition, editions=names)
     ctx.prepare()
     if args.latest:
         digest = commands.latest_digest(ctx, args.edition)
@@ -192,7 +199,11 @@ def cmd_ask(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def cmd_console(ctx: AppContext, args: argparse.Namespace) -> int:
-    """A chat with the bot in the terminal; a number presses the button it labels."""
+    """A chat with the bot in the terminal; a number presses the button it labels. Log lines
+    go to a file beside the database, not into the conversation."""
+    log_file = ctx.settings.data_dir / "console.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    configure_logging(ctx.settings, to_file=log_file)
     ctx.prepare()
     conversation, caller = local_conversation(ctx)
     out.print("chip-digest console: type /help, a number to press a button, Ctrl-D to leave.")
@@ -326,7 +337,20 @@ def _context(settings: Settings, args: argparse.Namespace) -> AppContext:
                 Path(f"{demo_db}{suffix}").unlink(missing_ok=True)
         # The demo is a snapshot: it runs at the time of its bundled samples.
         return AppContext(settings, database_url=f"sqlite:///{demo_db}", clock=lambda: SAMPLES_NOW)
+    if args.database:
+        _check_database_folder(args.database)
     return AppContext(settings, database_url=args.database)
+
+
+def _check_database_folder(url: str) -> None:
+    """``--database sqlite:////no/such/dir/x.db`` is a mistake: nothing is created for it."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return  # the database layer says so, in one line
+    path = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if path and path != ":memory:" and not Path(path).expanduser().parent.is_dir():
+        raise CommandError("error.no_folder", path=str(Path(path).parent))
 
 
 def cmd_run(ctx: AppContext, args: argparse.Namespace) -> int:

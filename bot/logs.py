@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 from pythonjsonlogger.json import JsonFormatter
@@ -20,6 +21,7 @@ NOISY = (
     "alembic",
     "tornado.access",
     "apscheduler.scheduler",
+    "apscheduler.executors.default",  # two INFO lines per job run, every few seconds
 )  # a line per request or step
 
 
@@ -56,8 +58,14 @@ def secrets_of(settings: Settings) -> list[str]:
     return found
 
 
-def configure_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def configure_logging(settings: Settings, to_file: Path | None = None) -> None:
+    """Lines on stderr, or appended to ``to_file`` (the console: replies on screen, logs
+    aside)."""
+    handler: logging.Handler = (
+        logging.FileHandler(to_file, encoding="utf-8")
+        if to_file
+        else logging.StreamHandler(sys.stderr)
+    )
     formatter: Redacting
     if settings.log_format == "json":
         formatter = JsonLinesFormatter(

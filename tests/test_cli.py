@@ -374,3 +374,28 @@ def test_two_first_runs_on_a_fresh_sqlite_file_both_succeed(tmp_path: Path) -> N
     ]
     errors = [run.communicate(timeout=60)[1].decode() for run in runs]
     assert [run.returncode for run in runs] == [0, 0, 0], errors
+
+
+def test_mistakes_are_refused_in_one_line_and_nothing_is_created(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "no" / "such" / "dir"
+    code, _, err = run(capsys, "--database", f"sqlite:///{missing}/x.db", "items")
+    assert code == 1 and "no such folder" in err and not missing.parent.exists()
+    code, _, err = run(capsys, "digest", "--edition", "nosuch")
+    assert code == 1 and "unknown edition 'nosuch'" in err and err.strip().count("\n") == 0
+
+
+def test_the_console_shows_replies_and_keeps_log_lines_aside(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    # One source on a loopback address nobody allowed: refused with a WARNING, no network.
+    Path("sources.toml").write_text('[[source]]\nurl = "http://127.0.0.1:9/feed.xml"\n')
+    monkeypatch.setenv("CHIPDIGEST_SOURCES_FILE", "sources.toml")
+    monkeypatch.setattr("sys.stdin", io.StringIO("/fetch\n/help\n"))
+    code, out, err = run(capsys, "console")
+    assert code == 0 and "/company" in out
+    assert "WARNING" not in out and "WARNING" not in err  # the failing sample sources
+    assert "non-public address" in Path("data/console.log").read_text("utf-8")
