@@ -226,7 +226,10 @@ def cmd_console(ctx: AppContext, args: argparse.Namespace) -> int:
                 continue
             buttons = print_replies(replies)
 
-    asyncio.run(loop())
+    try:
+        asyncio.run(loop())
+    finally:
+        configure_logging(ctx.settings)  # the file is closed; stderr again
     return 0
 
 

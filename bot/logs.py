@@ -82,6 +82,7 @@ def configure_logging(settings: Settings, to_file: Path | None = None) -> None:
     for old in list(root.handlers):
         if old.get_name() == "chipdigest":  # ours, from an earlier call; others stay
             root.removeHandler(old)
+            old.close()  # a file handler holds its file open
     root.addHandler(handler)
     root.setLevel(settings.log_level)
     for noisy in NOISY:
