@@ -241,3 +241,17 @@ async def test_digest_citations_are_links_to_their_sources(ctx: AppContext) -> N
     replies = await Conversation(ctx).handle(USER, "/digest")
     first = next(line for line in replies[0].text.split("\n") if line.startswith("• "))
     assert '<a href="' in first and ">[1]</a>" in first
+
+
+async def test_odd_input_gets_a_clear_answer_within_one_message(ctx: AppContext) -> None:
+    talk = Conversation(ctx, bot_username="chip_digest_bot")
+    assert await talk.handle(USER, "/start@some_other_bot") == []  # for another bot
+    [mine] = await talk.handle(USER, "/start@chip_digest_bot")
+    assert "/subscribe" in mine.text
+    [card] = await talk.handle(USER, "/company 寒\u200b武\u200d纪")  # zero-width, pasted
+    assert "寒武纪 · Cambricon" in card.text
+    [long] = await talk.handle(USER, "/company " + "芯" * 10_000)
+    assert len(long.text) < 4096
+    for data in ("company:cambricon:abc", "company:x:0", "company:cambricon:400000024", "zz"):
+        [expired] = await talk.callback(USER, data)
+        assert "失效" in expired.text
