@@ -92,7 +92,10 @@ class Conversation:
     async def handle(self, caller: Caller, text: str) -> list[Reply]:
         text = INVISIBLE.sub("", text).strip()  # zero-width characters pasted with a name
         if not text.startswith("/"):
-            return [help_reply(self._turn(caller), unknown=text)]
+            turn = self._turn(caller, text.split(), text)
+            if self.ctx.companies.owner_of(text) is not None:  # just a name: its card
+                return await replies.company(turn)
+            return [help_reply(turn, unknown=text)]
         head, _, rest = text[1:].partition(" ")
         name, _, addressee = head.partition("@")
         if addressee and self.bot_username and addressee.lower() != self.bot_username.lower():

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from bot import commands
 from bot.chat import Button, Reply, Turn
-from bot.commands import CommandError, CompanyCard
+from bot.commands import CardLine, CommandError, CompanyCard
 from digest.catalog import t
 from digest.companies import Company
 from digest.compose.render import render_telegram
 from digest.html import esc, link
+from digest.text import is_traditional, to_simplified
 from digest.urls import display_url
 from storage.types import Chat
 
@@ -70,7 +71,7 @@ async def companies(turn: Turn) -> list[Reply]:
     lines = [f"<b>{turn.t('companies.title')}</b>"]
     for segment, members in by_segment.items():
         names = ", ".join(esc(c.display_name(turn.language)) for c in members)
-        lines.append(f"<i>{esc(segment)}</i>: {names}")
+        lines.append(f"<i>{esc(t(f'segment.{segment}', turn.language))}</i>: {names}")
     return [Reply("\n".join(lines))]
 
 
@@ -92,23 +93,53 @@ async def company(turn: Turn) -> list[Reply]:
 def card(turn: Turn, card: CompanyCard) -> Reply:
     firm = card.company
     tickers = ", ".join(firm.tickers) or t("company.unlisted", turn.language)
+    segment = t(f"segment.{firm.segment}", turn.language)
+    last = card.last_mentioned
     lines = [
         f"<b>{esc(firm.name_zh)} · {esc(firm.name_en)}</b>",
-        f"{esc(tickers)} · {esc(firm.segment)}",
+        f"{esc(tickers)} · {esc(segment)}",
         esc(firm.description),
-        turn.t("company.counts", week=card.week, month=card.month),
+        turn.t(
+            "company.counts",
+            week=card.week,
+            month=card.month,
+            quarter=card.quarter,
+            last=f"{last:%Y-%m-%d}" if last else "-",
+        ),
     ]
     for line in card.lines:
-        lead = line.story.items[0]
-        outlets = ", ".join(dict.fromkeys(i.outlet for i in line.story.items))
-        arrow = f" {link(lead.link, '↗')}" if lead.link else ""
-        lines.append(f"• {esc(line.point)} — {esc(outlets)}{arrow}")
+        lines.append(_card_line(turn, line))
     if not card.lines:
         lines.append(turn.t("company.no_news"))
-    next_offset = card.offset + commands.COMPANY_PAGE
-    more = Button(t("company.more", turn.language), f"company:{firm.id}:{next_offset}")
-    buttons = ((more,),) if card.has_more else ()
-    return Reply("\n".join(lines), buttons, edit=card.offset > 0)
+    return Reply("\n".join(lines), _paging(turn, card), edit=card.offset > 0)
+
+
+def _card_line(turn: Turn, line: CardLine) -> str:
+    """Date · the headline in the reader's language where the story has one — its point
+    and outlets."""
+    items = line.story.items
+    theirs = [i for i in items if i.language == turn.language] or list(items)
+    lead = min(theirs, key=lambda i: is_traditional(i.title))  # simplified first, for zh
+    title = to_simplified(lead.title) if turn.language == "zh" else lead.title
+    outlets = ", ".join(dict.fromkeys(i.outlet for i in items))
+    headline = link(lead.link, title)
+    return f"• {lead.published_at:%m-%d} {headline} — {esc(outlets)}\n  {esc(line.point)}"
+
+
+def _paging(turn: Turn, card: CompanyCard) -> tuple[tuple[Button, ...], ...]:
+    page = commands.COMPANY_PAGE
+    buttons = []
+    if card.offset > 0:
+        back = max(card.offset - page, 0)
+        buttons.append(
+            Button(t("company.back", turn.language), f"company:{card.company.id}:{back}")
+        )
+    if card.has_more:
+        ahead = card.offset + page
+        buttons.append(
+            Button(t("company.more", turn.language), f"company:{card.company.id}:{ahead}")
+        )
+    return (tuple(buttons),) if buttons else ()
 
 
 async def search(turn: Turn) -> list[Reply]:

@@ -201,11 +201,25 @@ class ItemRepository:
         return [items[i] for i in ids if i in items]
 
     def company_count(self, company: str, since: datetime) -> int:
-        query = select(func.count()).where(
-            ItemCompanyRow.company_id == company, ItemCompanyRow.published_at >= since
+        """Relevant stories about ``company`` published since ``since`` (what its card lists)."""
+        query = (
+            select(func.count(func.distinct(ItemRow.story_id)))
+            .join(ItemCompanyRow, ItemCompanyRow.item_id == ItemRow.id)
+            .where(
+                ItemCompanyRow.company_id == company,
+                ItemCompanyRow.published_at >= since,
+                ItemRow.relevant.is_(True),
+            )
         )
         with self._store.session() as session:
             return session.scalar(query) or 0
+
+    def company_last_mentioned(self, company: str) -> datetime | None:
+        query = select(func.max(ItemCompanyRow.published_at)).where(
+            ItemCompanyRow.company_id == company
+        )
+        with self._store.session() as session:
+            return session.scalar(query)
 
     def company_items_after(
         self,

@@ -41,7 +41,7 @@ async def test_company_by_name_alias_ticker_and_typo_is_one_company(ctx: AppCont
     ]
     assert {first_line(c) for c in cards} == {"<b>寒武纪 · Cambricon</b>"}
     card = cards[0][0].text
-    assert "688256" in card and "ai-chips" in card and "近7天 6 条" in card
+    assert "688256" in card and "AI芯片" in card and "近7天 3 则" in card
     assert "芯智观察" in card and "<a href=" in card
 
 
@@ -255,3 +255,12 @@ async def test_odd_input_gets_a_clear_answer_within_one_message(ctx: AppContext)
     for data in ("company:cambricon:abc", "company:x:0", "company:cambricon:400000024", "zz"):
         [expired] = await talk.callback(USER, data)
         assert "失效" in expired.text
+
+
+async def test_a_message_that_is_just_a_company_name_gets_its_card(ctx: AppContext) -> None:
+    talk = Conversation(ctx)
+    for name in ("寒武纪", "Cambricon", "688256"):
+        [card] = await talk.handle(USER, name)
+        assert card.text.startswith("<b>寒武纪 · Cambricon</b>")
+    [unknown] = await talk.handle(USER, "你好")
+    assert "没看懂" in unknown.text and "/company" in unknown.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from rapidfuzz import fuzz, process
 
@@ -103,17 +103,30 @@ class CompanyCard:
     lines: tuple[CardLine, ...]
     offset: int
     has_more: bool
+    quarter: int = 0  # stories in 90 days
+    last_mentioned: datetime | None = None
 
 
 def company_card(ctx: AppContext, company: Company, offset: int = 0) -> CompanyCard:
-    """One page of a company's card: its counts and latest stories, each with a key point."""
+    """One page of a company's card: story counts for 7 / 30 / 90 days (the same stories the
+    lines list), when it was last mentioned, and its latest stories with a key point."""
     now = ctx.clock()
-    week = ctx.db.items.company_count(company.id, now - timedelta(days=7))
-    month = ctx.db.items.company_count(company.id, now - timedelta(days=30))
+    counts = tuple(
+        ctx.db.items.company_count(company.id, now - timedelta(days=days)) for days in (7, 30, 90)
+    )
     stories = _latest_stories(ctx, company.id, offset + COMPANY_PAGE + 1)
     page = stories[offset : offset + COMPANY_PAGE]
     lines = tuple(CardLine(s, p) for s, p in zip(page, _points(ctx, page), strict=True))
-    return CompanyCard(company, week, month, lines, offset, len(stories) > offset + COMPANY_PAGE)
+    return CompanyCard(
+        company,
+        counts[0],
+        counts[1],
+        lines,
+        offset,
+        len(stories) > offset + COMPANY_PAGE,
+        counts[2],
+        ctx.db.items.company_last_mentioned(company.id),
+    )
 
 
 def _latest_stories(ctx: AppContext, company_id: str, count: int) -> list[StoryInput]:
