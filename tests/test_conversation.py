@@ -41,7 +41,7 @@ async def test_company_by_name_alias_ticker_and_typo_is_one_company(ctx: AppCont
     ]
     assert {first_line(c) for c in cards} == {"<b>寒武纪 · Cambricon</b>"}
     card = cards[0][0].text
-    assert "688256" in card and "AI芯片" in card and "近7天 3 则" in card
+    assert "688256" in card and "AI芯片" in card and "近7天 6 篇" in card
     assert "芯智观察" in card and "<a href=" in card
 
 

@@ -108,8 +108,8 @@ class CompanyCard:
 
 
 def company_card(ctx: AppContext, company: Company, offset: int = 0) -> CompanyCard:
-    """One page of a company's card: story counts for 7 / 30 / 90 days (the same stories the
-    lines list), when it was last mentioned, and its latest stories with a key point."""
+    """One page of a company's card: reports naming it in 7 / 30 / 90 days, when it was last
+    mentioned, and its latest stories with a key point."""
     now = ctx.clock()
     counts = tuple(
         ctx.db.items.company_count(company.id, now - timedelta(days=days)) for days in (7, 30, 90)
