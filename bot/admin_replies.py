@@ -51,12 +51,26 @@ async def decide_push(turn: Turn, decision: str, token: str) -> list[Reply]:
 
 
 async def fetch(turn: Turn) -> list[Reply]:
-    outcomes = await commands.fetch(turn.ctx)
-    lines = [f"<b>{turn.t('fetch.title')}</b>"]
-    for o in sorted(outcomes, key=lambda o: o.source_id):
-        detail = t("fetch.new", turn.language, count=o.new) if o.status == "ok" else o.error
-        lines.append(f"{o.source_id}. {esc(o.title or o.url)}: {esc(detail or o.status)}")
-    return [Reply("\n".join(lines[:80]))]
+    """One summary line ("12 unchanged, 2 with news: 4 new, 3 relevant, 1 failed"), then a
+    line for each source that brought news or failed — never one per unchanged source."""
+    outcomes = sorted(await commands.fetch(turn.ctx), key=lambda o: o.source_id)
+    fresh = [o for o in outcomes if o.status == "ok" and o.new]
+    failed = [o for o in outcomes if o.status == "error"]
+    summary = turn.t(
+        "fetch.summary",
+        unchanged=len(outcomes) - len(fresh) - len(failed),
+        fresh=len(fresh),
+        new=sum(o.new for o in fresh),
+        relevant=sum(o.relevant for o in fresh),
+        failed=len(failed),
+    )
+    lines = [f"<b>{turn.t('fetch.title')}</b>", summary]
+    for o in fresh:
+        detail = t("fetch.new", turn.language, count=o.new)
+        lines.append(f"✓ {o.source_id}. {esc(o.title or o.url)}: {esc(detail)}")
+    for o in failed:
+        lines.append(f"✗ {o.source_id}. {esc(o.title or o.url)}: {esc(o.error or o.status)}")
+    return [Reply("\n".join(lines[:40]))]
 
 
 async def stats(turn: Turn) -> list[Reply]:

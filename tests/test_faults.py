@@ -271,3 +271,29 @@ async def test_a_new_sources_backlog_is_stored_and_searchable_but_never_in_a_dig
     ]
     since = commands.compose_digest(ctx, since="7d").digest  # publication time, not fetch time
     assert not any("思元290" in m for m in render_telegram(since))
+
+
+async def test_fetch_answers_with_one_summary_not_a_line_per_unchanged_source(
+    ctx: AppContext, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    from bot.conversation import Caller, Conversation
+
+    urls = [
+        feed_server.add(f"/same{n}.xml", body=rss(f"源{n}", [], clock), status=304, etag='"e"')
+        for n in range(5)
+    ]
+    urls.append(
+        feed_server.add(
+            "/news.xml",
+            body=rss("新闻源", HEALTHY, clock),
+            headers={"Content-Type": "application/rss+xml"},
+        )
+    )
+    for url in urls:
+        ctx.db.sources.add(url, clock())
+    await commands.fetch(ctx)  # a first cycle: every source answers once
+    talk = Conversation(ctx, admins=frozenset({1}))
+    [reply] = await talk.handle(Caller(1, "private", 1), "/fetch")
+    lines = reply.text.split("\n")
+    assert lines[1] == "6 个来源无更新；0 个有新内容：新增 0 条，其中相关 0 条；0 个失败"
+    assert len(lines) == 2  # no line per unchanged source
