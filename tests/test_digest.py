@@ -292,6 +292,8 @@ def test_telegram_messages_hold_4096_on_hundreds_of_stories(
     lines = "\n".join(messages).split("\n")
     assert all(any(line.startswith(b) for line in lines) for b in bullets)  # none split
     assert sum(1 for line in lines if re.match(r"^\[\d+\] ", line)) == len(digest.sources)
+    for message in messages[1:]:  # a section going on in the next message takes its heading
+        assert message.startswith("<b>"), message[:80]
 
 
 def everyday_words() -> list[str]:

@@ -109,50 +109,56 @@ def render_markdown(digest: Digest) -> str:
 # --- Telegram HTML ----------------------------------------------------------------------
 
 
-def telegram_blocks(digest: Digest) -> list[str]:
+Block = tuple[str, str | None]  # (HTML, the heading to repeat if a message starts with it)
+
+
+def telegram_blocks(digest: Digest) -> list[Block]:
     """Units that are never split: the title, each section heading with its first bullet,
-    each further bullet, the companies, each source line."""
-    blocks = [f"<b>{esc(digest.title)}</b>"]
+    each further bullet, the companies, each source line. A further bullet or source line
+    carries its section's heading: a message that starts with it repeats the heading."""
+    blocks: list[Block] = [(f"<b>{esc(digest.title)}</b>", None)]
     if digest.is_empty:
-        return [blocks[0] + "\n\n" + esc(digest.headings["empty"])]
+        return [(blocks[0][0] + "\n\n" + esc(digest.headings["empty"]), None)]
+    language = digest.language
+    links = {s.number: s.link for s in digest.sources}
     for section in digest.sections:
-        language = digest.language
-        links = {s.number: s.link for s in digest.sources}
         bullets = [
             f"• {esc(_text(p, language))} {_linked_citations(p, language, links)}"
             for p in section.key_points
         ]
-        blocks.append(f"\n<b>{esc(section.heading)}</b>\n{bullets[0]}")
-        blocks.extend(bullets[1:])
+        blocks += _group(section.heading, bullets, language)
     if digest.companies:
-        blocks.append(
-            f"\n<b>{esc(digest.headings['companies'])}</b>\n{esc(_companies_line(digest))}"
-        )
+        blocks += _group(digest.headings["companies"], [esc(_companies_line(digest))], language)
     source_lines = [
         f"[{s.number}] {link(s.link, s.title)} — {esc(s.outlet)}" for s in digest.sources
     ]
-    blocks.append(f"\n<b>{esc(digest.headings['sources'])}</b>\n{source_lines[0]}")
-    blocks.extend(source_lines[1:])
-    return blocks
+    return blocks + _group(digest.headings["sources"], source_lines, language)
+
+
+def _group(heading: str, lines: list[str], language: str) -> list[Block]:
+    again = f"<b>{esc(heading)}</b> {esc(t('digest.continued', language))}"
+    first = (f"\n<b>{esc(heading)}</b>\n{lines[0]}", None)
+    return [first, *((line, again) for line in lines[1:])]
 
 
 def render_telegram(digest: Digest, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Messages of at most ``limit`` characters, split only between blocks."""
+    """Messages of at most ``limit`` characters, split only between blocks; a section that
+    goes on in the next message takes its heading along."""
     verify_citations(digest)
     return pack(telegram_blocks(digest), limit)
 
 
-def pack(blocks: Iterable[str], limit: int) -> list[str]:
+def pack(blocks: Iterable[Block], limit: int) -> list[str]:
     messages: list[str] = []
     current = ""
-    for block in blocks:
+    for block, heading in blocks:
         candidate = f"{current}\n{block}" if current else block.lstrip("\n")
         if telegram_length(candidate) <= limit:
             current = candidate
             continue
         if current:
             messages.append(current)
-        current = block.lstrip("\n")
+        current = block.lstrip("\n") if heading is None else f"{heading}\n{block}"
         while telegram_length(current) > limit:  # one block over the limit: cut at a line
             head, current = _split_block(current, limit)
             messages.append(head)
