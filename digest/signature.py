@@ -294,17 +294,6 @@ class EventSignature:
             for unit in units
         )
 
-    def agreements(self, other: EventSignature) -> int:
-        """How many kinds of fact the two share (companies, numbers, products, event kinds)."""
-        return sum(
-            bool(a & b)
-            for a, b in (
-                (self.companies, other.companies),
-                (self.numbers, other.numbers),
-                (self.products, other.products),
-            )
-        ) + (bool(self.kinds and other.kinds) and kinds_meet(self.kinds, other.kinds))
-
     def to_json(self) -> dict[str, object]:
         return {
             "companies": sorted(self.companies),

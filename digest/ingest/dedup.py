@@ -163,10 +163,6 @@ class StoryIndex:
             return by_words
         return self._by_meaning(probe)
 
-    def find_story(self, signature: MinHash, title_companies: Iterable[str] = ()) -> int | None:
-        """The story of the most similar recent item by words alone."""
-        return self._by_words(Probe(signature, frozenset(title_companies), EventSignature()))
-
     def _cosine(self, probe: Probe, entry: _Entry) -> float | None:
         if probe.embedding is None or entry.row is None or self._matrix is None:
             return None

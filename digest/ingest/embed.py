@@ -10,7 +10,6 @@ own machine). Vectors are L2-normalised float32; they are stored as float16 (1 K
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from functools import cache, cached_property
 from typing import Any, Protocol
@@ -18,8 +17,6 @@ from typing import Any, Protocol
 import numpy as np
 
 from digest.errors import ConfigError
-
-log = logging.getLogger(__name__)
 
 # The title and this much of the lead: what a report leads with. Embedding time grows with the
 # text (162 texts/s at 240 characters, 330/s at 120 on 2 cores); 120 scored the same as 240 on

@@ -8,7 +8,6 @@ cycle, and what a new item brings to it (words, meaning, event signature).
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -22,7 +21,6 @@ from digest.signature import EventSignature
 from digest.text import is_traditional
 from storage import Database
 
-log = logging.getLogger(__name__)
 SIGNATURE_LEAD = 240  # characters of the lead whose numbers and products count
 
 
