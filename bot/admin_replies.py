@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from bot import commands
 from bot.chat import Button, Reply, Turn
 from bot.metrics import DatabaseFigures
@@ -13,20 +15,24 @@ from digest.urls import display_url
 
 async def preview(turn: Turn) -> list[Reply]:
     edition = commands.check_editions(turn.ctx, turn.args[:1])[0]
-    digest = commands.compose_digest(turn.ctx, edition=edition, language=turn.language).digest
-    return [Reply(m) for m in render_telegram(digest)]
+    composed = await asyncio.to_thread(  # a model may write it: seconds, off the loop
+        commands.compose_digest, turn.ctx, edition=edition, language=turn.language
+    )
+    return [Reply(m) for m in render_telegram(composed.digest, marks=turn.ctx.writer is not None)]
 
 
 async def push(turn: Turn) -> list[Reply]:
     edition = commands.check_editions(turn.ctx, turn.args[:1])[0]
-    pending = commands.request_push(turn.ctx, edition, turn.caller.user_id, turn.language)
+    pending = await asyncio.to_thread(
+        commands.request_push, turn.ctx, edition, turn.caller.user_id, turn.language
+    )
     buttons = (
         (
             Button(t("push.approve", turn.language), f"approve:{pending.token}"),
             Button(t("push.cancel", turn.language), f"cancel:{pending.token}"),
         ),
     )
-    messages = [Reply(m) for m in render_telegram(pending.digest)]
+    messages = [Reply(m) for m in render_telegram(pending.digest, marks=turn.ctx.writer is not None)]
     return [*messages, Reply(turn.t("push.ask", count=pending.subscribers), buttons)]
 
 

@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from digest.compose.llm import ModelSettings
 from digest.ingest.fetch import FetchOptions, Networks
 from digest.ingest.pipeline import IngestOptions
 
@@ -91,6 +92,23 @@ class Settings(BaseSettings):
     embedding_base_url: str | None = None
     embedding_model: str | None = None
     embedding_api_key: SecretStr | None = None
+    # An optional language model (any OpenAI-compatible chat endpoint: DeepSeek, Qwen,
+    # Moonshot, Zhipu, vLLM, Ollama...) writes key points, Core Insights and headlines in each
+    # reader's language; every text is checked before it is sent. Off unless both are set.
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    llm_concurrency: int = Field(default=4, ge=1, le=32)
+    llm_token_budget: int = Field(default=60_000, ge=1000)  # per digest
+    llm_max_retries: int = Field(default=2, ge=0, le=5)  # 429 / 5xx / timeouts, by the SDK
+    # "schema": response_format json_schema (OpenAI, vLLM, Ollama, DashScope); "object": for
+    # servers that take only json_object — the schema goes in the prompt
+    llm_json_mode: str = Field(default="schema", pattern="^(schema|object)$")
+    # An edition shows at most this many points (a morning's read), at most per_section in a
+    # section while others wait; the rest are counted and shown on request
+    digest_points: int = Field(default=15, ge=3, le=100)
+    digest_points_per_section: int = Field(default=4, ge=1, le=100)
     log_level: str = "INFO"
     log_format: str = Field(default="text", pattern="^(text|json)$")
     # Webhook mode (instead of long polling) when webhook_url is set: the public HTTPS URL
@@ -216,6 +234,31 @@ class Settings(BaseSettings):
                 "CHIPDIGEST_EMBEDDING_MODEL"
             )
         return self
+
+    @model_validator(mode="after")
+    def _model_endpoint(self) -> Settings:
+        if bool(self.llm_base_url) != bool(self.llm_model):
+            raise ValueError(
+                "a language model needs both CHIPDIGEST_LLM_BASE_URL and CHIPDIGEST_LLM_MODEL"
+            )
+        if self.llm_base_url and urlsplit(self.llm_base_url).scheme not in ("http", "https"):
+            raise ValueError("CHIPDIGEST_LLM_BASE_URL must be an http(s) URL")
+        return self
+
+    def model_settings(self) -> ModelSettings | None:
+        """The language model's settings, or None when none is configured."""
+        if not (self.llm_base_url and self.llm_model):
+            return None
+        return ModelSettings(
+            base_url=self.llm_base_url,
+            model=self.llm_model,
+            api_key=self.llm_api_key.get_secret_value() if self.llm_api_key else None,
+            timeout=self.llm_timeout_seconds,
+            concurrency=self.llm_concurrency,
+            token_budget=self.llm_token_budget,
+            json_mode=self.llm_json_mode,
+            max_retries=self.llm_max_retries,
+        )
 
     @model_validator(mode="after")
     def _webhook_needs_a_secret(self) -> Settings:

@@ -12,8 +12,11 @@ import httpx
 from bot.config import Settings
 from bot.metrics import Metrics
 from digest.companies import CompanyBase
-from digest.compose.composer import Composer
+from digest.compose.checks import Checker
+from digest.compose.composer import Composer, DigestSize
+from digest.compose.llm import ModelClient
 from digest.compose.template import Template
+from digest.compose.writer import ModelWriter
 from digest.ingest.embed import Embedder, OpenAIEmbedder, shared_use_embedder
 from digest.ingest.enrich import Enricher, load_domain_terms
 from digest.ingest.pipeline import IngestPipeline, utcnow
@@ -56,7 +59,34 @@ class AppContext:
 
     @cached_property
     def composer(self) -> Composer:
-        return Composer(Template.load(), self.companies, timezone=ZoneInfo(self.settings.timezone))
+        settings = self.settings
+        return Composer(
+            Template.load(),
+            self.companies,
+            timezone=ZoneInfo(settings.timezone),
+            writer=self.writer,
+            size=DigestSize(settings.digest_points, settings.digest_points_per_section),
+        )
+
+    @cached_property
+    def writer(self) -> ModelWriter | None:
+        """The language model's writer, when one is configured (else nothing touches the
+        network: key points stay extractive)."""
+        model = self.settings.model_settings()
+        if model is None:
+            return None
+        embedder = self.embedder
+        checker = Checker(
+            lambda text: frozenset(self.enricher.enrich(text, "").companies),
+            embed=embedder.embed if embedder is not None else None,
+        )
+        return ModelWriter(
+            ModelClient(model),
+            checker,
+            self.db.writings,
+            clock=self.clock,
+            on_call=self.metrics.record_model_call,
+        )
 
     @cached_property
     def embedder(self) -> Embedder | None:

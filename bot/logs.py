@@ -47,7 +47,12 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    values = [settings.telegram_token, settings.webhook_secret, settings.embedding_api_key]
+    values = [
+        settings.telegram_token,
+        settings.webhook_secret,
+        settings.embedding_api_key,
+        settings.llm_api_key,
+    ]
     found = [v.get_secret_value() for v in values if v is not None]
     if settings.database_url:
         password = make_url(settings.database_url).password

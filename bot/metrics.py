@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 
 from digest.ingest.pipeline import SourceOutcome
 from storage import Database, StorageError
+from storage.types import ModelCall
 
 if TYPE_CHECKING:
     from bot.delivery import BroadcastReport
@@ -116,6 +117,13 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.model_calls = Counter(
+            "chipdigest_model_calls",
+            "Language-model requests by kind (point, insights) and outcome (ok, rejected by the "
+            "check, failed, skipped for the token budget)",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
         self.is_leader = Gauge(
             "chipdigest_leader", "1 if this process runs the scheduler", registry=self.registry
         )
@@ -129,6 +137,9 @@ class Metrics:
     def record_broadcast(self, report: BroadcastReport) -> None:
         for outcome in ("sent", "failed", "blocked"):
             self.delivery_outcomes.labels(outcome).inc(getattr(report, outcome))
+
+    def record_model_call(self, call: ModelCall) -> None:
+        self.model_calls.labels(call.kind, call.outcome).inc()
 
     def process_figures(self) -> list[tuple[str, float]]:
         """This process's counters as /stats shows them: a metric's samples summed over the

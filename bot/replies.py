@@ -3,6 +3,8 @@ layer, and words the answer from the catalog in the chat's language."""
 
 from __future__ import annotations
 
+import asyncio
+
 from bot import commands
 from bot.chat import Button, Reply, Turn
 from bot.commands import CardLine, CommandError, CompanyCard
@@ -58,7 +60,9 @@ async def digest(turn: Turn) -> list[Reply]:
     try:
         latest = commands.latest_digest(turn.ctx, turn.args[0] if turn.args else None)
     except CommandError:
-        composed = commands.compose_digest(turn.ctx, since="24h", language=turn.language)
+        composed = await asyncio.to_thread(  # a model may write it: seconds, off the loop
+            commands.compose_digest, turn.ctx, since="24h", language=turn.language
+        )
         latest = composed.digest
     latest = turn.ctx.composer.in_language(latest, turn.language)
     return [Reply(m) for m in render_telegram(latest)]

@@ -95,7 +95,8 @@ class Runtime:
         edition's subscribers who live in that zone."""
         zone = zone or self.ctx.settings.timezone
         key = self.window_key(edition, zone)
-        result = commands.compose_digest(self.ctx, edition=key, save=True)
+        # off the event loop: a language model may take seconds to write it
+        result = await asyncio.to_thread(commands.compose_digest, self.ctx, edition=key, save=True)
         assert result.saved_id is not None
         chats = self.ctx.db.chats.subscribers(edition, zone)
         messages = commands.messages_for_chats(self.ctx, result.digest)

@@ -28,6 +28,7 @@ from storage.follows import FollowRepository
 from storage.items import ItemRepository
 from storage.push_requests import PushRequestRepository
 from storage.sources import SourceRepository
+from storage.writings import WritingRepository
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class Database:
         self.deliveries = DeliveryRepository(self.store)
         self.follows = FollowRepository(self.store)
         self.push_requests = PushRequestRepository(self.store)
+        self.writings = WritingRepository(self.store)
 
     @property
     def is_sqlite(self) -> bool:

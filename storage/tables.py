@@ -234,3 +234,33 @@ class PushRequestRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decision: Mapped[str | None] = mapped_column(String(16))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WritingRow(Base):
+    """What a language model wrote, kept so a story is written once across editions,
+    languages, restarts and processes. ``key`` is a digest of everything the text depends on
+    (kind, subject and its members, language, model, prompt version)."""
+
+    __tablename__ = "model_writings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    story_id: Mapped[int | None] = mapped_column(Integer)
+    language: Mapped[str] = mapped_column(String(8))
+    model: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ModelCallRow(Base):
+    """One request to the language model and how it ended (for /stats and the logs)."""
+
+    __tablename__ = "model_calls"
+    __table_args__ = (Index("ix_model_calls_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)

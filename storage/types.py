@@ -150,3 +150,23 @@ class PushRequest:
     admin_id: int
     structure: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Writing:
+    key: str
+    kind: str  # "point" or "insights"
+    story_id: int | None
+    language: str
+    model: str
+    payload: str  # JSON, as checked
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCall:
+    created_at: datetime
+    kind: str
+    outcome: str  # ok, rejected, failed, skipped
+    reason: str | None = None
+    tokens: int = 0

@@ -16,7 +16,7 @@ import pytest
 
 from digest.compose.composer import Composer
 from digest.compose.keypoints import ExtractedPoint, StoryInput, trim
-from digest.compose.model import Digest, KeyPoint, Section, SourceRef, verify_citations
+from digest.compose.model import Digest, KeyPoint, Section, SourceRef, rest_of, verify_citations
 from digest.compose.render import render_markdown, render_telegram, render_text
 from digest.compose.template import Template
 from digest.errors import CitationError
@@ -283,15 +283,19 @@ def test_telegram_messages_hold_4096_on_hundreds_of_stories(
     ingest(make_pipeline(), db, clock, rows)
     digest = compose(composer, db, clock)
     assert len(digest.key_points()) >= 300
-    messages = render_telegram(digest)
+    edition = render_telegram(digest)
+    assert len(edition) == 1  # the edition itself is one message: 15 points, the rest counted
+    assert f"另有 {digest.omitted} 条未列出" in edition[0]
+    rest = rest_of(digest, "其余")
+    messages = render_telegram(rest)
     assert len(messages) > 5
-    bullets = {f"• {html.escape(kp.text, quote=False)}" for kp in digest.key_points()}
-    for message in messages:
+    bullets = {f"• {html.escape(kp.text, quote=False)}" for kp in rest.key_points()}
+    for message in edition + messages:
         assert telegram_length(message) <= 4096
         check_telegram_message(message)
     lines = "\n".join(messages).split("\n")
     assert all(any(line.startswith(b) for line in lines) for b in bullets)  # none split
-    assert sum(1 for line in lines if re.match(r"^\[\d+\] ", line)) == len(digest.sources)
+    assert sum(1 for line in lines if re.match(r"^\[\d+\] ", line)) == len(rest.sources)
     for message in messages[1:]:  # a section going on in the next message takes its heading
         assert message.startswith("<b>"), message[:80]
 

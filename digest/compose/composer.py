@@ -6,7 +6,6 @@ ingest.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -14,34 +13,16 @@ from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from digest.companies import CompanyBase
-from digest.compose.keypoints import (
-    CentroidExtractor,
-    ExtractedPoint,
-    KeyPointExtractor,
-    StoryInput,
-)
-from digest.compose.languages import (
-    extract_versions,
-    primary,
-    reader_sections,
-    renumber,
-    versions_of,
-)
-from digest.compose.model import (
-    CompanyCount,
-    Digest,
-    KeyPoint,
-    Section,
-    SourceRef,
-    verify_citations,
-)
+from digest.compose.drafts import Draft, Drafts, Placed
+from digest.compose.keypoints import CentroidExtractor, KeyPointExtractor, StoryInput
+from digest.compose.languages import for_reader
+from digest.compose.model import CompanyCount, Digest, verify_citations
 from digest.compose.template import SectionSpec, Template
+from digest.compose.writer import ModelWriter
 from digest.text import sentence_spans
 from storage.types import Item
 
 CORE_MIN, CORE_MAX = 3, 5
-MAX_CITED = 6  # sources a key point cites; a story told 800 times says "and 794 more"
-_CITATION = re.compile(r"\[(\d+)\]")
 RECENCY_HOURS = 24.0
 
 
@@ -104,6 +85,35 @@ def _section_words(story: StoryInput) -> tuple[list[str], list[str]]:
     return title_words, lead_words
 
 
+@dataclass(frozen=True, slots=True)
+class DigestSize:
+    """How much of a window an edition shows (a morning's read, one Telegram message): at most
+    ``points`` points, at most ``per_section`` in a section while others wait. The rest is
+    counted and shown on request."""
+
+    points: int = 15
+    per_section: int = 4
+
+    def split(self, placed: list[Placed]) -> tuple[list[Placed], list[Placed]]:
+        if len(placed) <= self.points:
+            return placed, []
+        counts: Counter[str] = Counter()
+        shown: list[Placed] = []
+        for spec, story in placed:
+            cap = CORE_MAX if spec.core else self.per_section
+            if len(shown) < self.points and counts[spec.id] < cap:
+                shown.append((spec, story))
+                counts[spec.id] += 1
+        taken = {id(story) for _, story in shown}
+        for spec, story in placed:  # room left: the best of the crowded sections
+            if len(shown) < self.points and id(story) not in taken and not spec.core:
+                shown.append((spec, story))
+                taken.add(id(story))
+        order = {id(story): n for n, (_, story) in enumerate(placed)}
+        shown.sort(key=lambda p: order[id(p[1])])
+        return shown, [p for p in placed if id(p[1]) not in taken]
+
+
 class Composer:
     def __init__(
         self,
@@ -111,11 +121,16 @@ class Composer:
         companies: CompanyBase,
         extractor: KeyPointExtractor | None = None,
         timezone: tzinfo | None = None,
+        *,
+        writer: ModelWriter | None = None,
+        size: DigestSize | None = None,
     ) -> None:
         self.template = template
         self.companies = companies
         self.extractor = extractor or CentroidExtractor()
         self.timezone = timezone or ZoneInfo("Asia/Shanghai")
+        self.writer = writer
+        self.size = size or DigestSize()
 
     def compose(
         self,
@@ -130,21 +145,15 @@ class Composer:
     ) -> Digest:
         ranked = rank(group_stories(items), self.companies, created_at)
         stories = [r.story for r in ranked]
-        versions = extract_versions(self.extractor, stories)
-        points = [primary(versions[s.story_id], language) for s in stories]
-        by_section = self._sections(stories, points)
-        sections, sources = self._number(by_section, {s.story_id: s for s in stories}, language)
-        sections = tuple(
-            replace(
-                section,
-                key_points=tuple(
-                    replace(p, versions=versions_of(versions[p.story_id]))
-                    for p in section.key_points
-                ),
-            )
-            for section in sections
+        placed = self._place(stories)
+        shown, more = self.size.split(placed)
+        drafts = Drafts.extract(self.extractor, stories, language)
+        if self.writer is not None and shown:
+            drafts.write(self.writer, [(spec.core, story) for spec, story in shown])
+        sections, more_sections, sources = drafts.number(
+            self._grouped(shown, drafts), self._grouped(more, drafts)
         )
-        sections, sources = renumber(reader_sections(sections, language), sources)
+        sections, more_sections, sources = for_reader(sections, more_sections, sources, language)
         digest = Digest(
             edition=edition,
             language=language,
@@ -156,14 +165,33 @@ class Composer:
             sections=sections,
             sources=sources,
             companies=self._company_counts(stories, language),
-            headings={
-                "companies": self.template.text("companies_heading", language),
-                "sources": self.template.text("sources_heading", language),
-                "empty": self.template.text("empty", language),
-            },
+            headings=self._headings(language),
+            more=more_sections,
         )
         verify_citations(digest)
         return digest
+
+    def _headings(self, language: str) -> dict[str, str]:
+        return {
+            key: self.template.text(f"{key}_heading" if key != "empty" else key, language)
+            for key in ("companies", "sources", "empty")
+        }
+
+    def _grouped(
+        self, placed: list[Placed], drafts: Drafts
+    ) -> list[tuple[SectionSpec, list[Draft]]]:
+        """Sections in template order, each with its drafts in rank order (the core: Core
+        Insights first, then the core stories no insight draws on)."""
+        by_section: dict[str, list[Draft]] = defaultdict(list)
+        covered = {sid for insight in drafts.insights for sid in insight.story_ids}
+        for spec, story in placed:
+            if spec.core and drafts.insights and not by_section[spec.id]:
+                by_section[spec.id].extend(drafts.insight_drafts())
+            if not (spec.core and story.story_id in covered):
+                by_section[spec.id].append(drafts.story_draft(story))
+        return [
+            (spec, by_section[spec.id]) for spec in self.template.sections if by_section[spec.id]
+        ]
 
     def in_language(self, digest: Digest, language: str) -> Digest:
         """The same digest for a reader of ``language``: headings, and each key point in
@@ -175,7 +203,11 @@ class Composer:
             replace(s, heading=specs[s.id].heading(language)) if s.id in specs else s
             for s in digest.sections
         )
-        sections, sources = renumber(reader_sections(sections, language), digest.sources)
+        more = tuple(
+            replace(s, heading=specs[s.id].heading(language)) if s.id in specs else s
+            for s in digest.more
+        )
+        sections, more, sources = for_reader(sections, more, digest.sources, language)
         names = {c.id: self.companies.get(c.id) for c in digest.companies}
         companies = tuple(
             replace(c, name=company.display_name(language)) if (company := names[c.id]) else c
@@ -188,11 +220,8 @@ class Composer:
             sections=sections,
             sources=sources,
             companies=companies,
-            headings={
-                "companies": self.template.text("companies_heading", language),
-                "sources": self.template.text("sources_heading", language),
-                "empty": self.template.text("empty", language),
-            },
+            headings=self._headings(language),
+            more=more,
         )
 
     def _title(self, language: str, created_at: datetime) -> str:
@@ -204,12 +233,11 @@ class Composer:
         )
         return f"{self.template.text('title', language)} · {date}"
 
-    def _sections(
-        self, stories: list[StoryInput], points: list[ExtractedPoint]
-    ) -> dict[str, list[tuple[StoryInput, ExtractedPoint]]]:
+    def _place(self, stories: list[StoryInput]) -> list[Placed]:
+        """Each story's section, in rank order: the best few are the core."""
         core = core_size(len(stories))
-        placed: dict[str, list[tuple[StoryInput, ExtractedPoint]]] = defaultdict(list)
-        for rank_number, (story, point) in enumerate(zip(stories, points, strict=True)):
+        placed: list[Placed] = []
+        for rank_number, story in enumerate(stories):
             section: SectionSpec = (
                 self.template.core
                 if rank_number < core
@@ -217,46 +245,8 @@ class Composer:
             )
             if section.core and rank_number >= core:
                 section = self.template.default
-            placed[section.id].append((story, point))
+            placed.append((section, story))
         return placed
-
-    def _number(
-        self,
-        placed: dict[str, list[tuple[StoryInput, ExtractedPoint]]],
-        stories: dict[int, StoryInput],
-        language: str,
-    ) -> tuple[tuple[Section, ...], tuple[SourceRef, ...]]:
-        """Sources numbered in order of first citation; a key point cites all its story's."""
-        sources: list[SourceRef] = []
-        numbers: dict[int, int] = {}
-        sections = []
-        for spec in self.template.sections:
-            key_points = []
-            for story, point in placed.get(spec.id, ()):
-                cited = []
-                members = stories[story.story_id].items
-                for item in sorted(members, key=lambda i: i.id != point.item_id)[:MAX_CITED]:
-                    if item.id not in numbers:
-                        numbers[item.id] = len(sources) + 1
-                        sources.append(
-                            SourceRef(numbers[item.id], item.id, item.title, item.outlet, item.link)
-                        )
-                    cited.append(numbers[item.id])
-                companies = Counter(c for i in story.items for c in i.companies)
-                text = _CITATION.sub(r"［\1］", point.text)  # "[3]" in a source is not ours
-                key_points.append(
-                    KeyPoint(
-                        text,
-                        point.language,
-                        story.story_id,
-                        tuple(cited),
-                        tuple(c for c, _ in companies.most_common()),
-                        max(len(members) - MAX_CITED, 0),
-                    )
-                )
-            if key_points:
-                sections.append(Section(spec.id, spec.heading(language), tuple(key_points)))
-        return tuple(sections), tuple(sources)
 
     def _company_counts(self, stories: list[StoryInput], language: str) -> tuple[CompanyCount, ...]:
         counts = Counter(c for s in stories for c in {c for i in s.items for c in i.companies})

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from digest.compose.rules import model_rules
 from digest.text import HAN, match_form, sentence_spans
 from storage.types import Item
 
@@ -80,11 +81,17 @@ def _candidates(item: Item) -> list[_Sentence]:
     if len(stored) != len(spans):  # conversions changed the sentence count: re-tokenise roughly
         stored = [_FALLBACK_WORDS.findall(match_form(text[a:b]).lower()) for a, b in spans]
     title_sentences = len(sentence_spans(item.title))
-    picked = spans[: title_sentences + LEAD_SENTENCES]
-    return [
-        _Sentence(item, text[a:b], a, b, i == title_sentences, stored[i], {})
-        for i, (a, b) in enumerate(picked)
-    ]
+    picked = range(min(len(spans), title_sentences + LEAD_SENTENCES))
+    rules = model_rules()
+    if rules.is_instruction(text):
+        # A report that speaks to a model (a prompt injection) is not trusted beyond its title.
+        title = range(min(len(spans), title_sentences))
+        picked = [i for i in title if not rules.is_instruction(text[slice(*spans[i])])] or [0]
+    sentences = []
+    for i in picked:
+        a, b = spans[i]
+        sentences.append(_Sentence(item, text[a:b], a, b, i == title_sentences, stored[i], {}))
+    return sentences
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:

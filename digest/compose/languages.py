@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from digest.compose.keypoints import ExtractedPoint, KeyPointExtractor, StoryInput
-from digest.compose.model import KeyPoint, Section, SourceRef, Version
+from digest.compose.model import KeyPoint, Section, SourceRef, Version, renumber
 from digest.text import detect_language, is_traditional, to_simplified
 
 LANGUAGES = ("zh", "en")
@@ -67,28 +67,15 @@ def reader_sections(sections: Sequence[Section], language: str) -> tuple[Section
     return tuple(result)
 
 
-def renumber(
-    sections: Sequence[Section], sources: Sequence[SourceRef]
-) -> tuple[tuple[Section, ...], tuple[SourceRef, ...]]:
-    """Sources numbered again in order of first citation (points were reordered)."""
-    old = {s.number: s for s in sources}
-    new_numbers: dict[int, int] = {}
-    for section in sections:
-        for point in section.key_points:
-            for number in point.citations:
-                new_numbers.setdefault(number, len(new_numbers) + 1)
-    renumbered = tuple(
-        replace(
-            section,
-            key_points=tuple(
-                replace(p, citations=tuple(new_numbers[n] for n in p.citations))
-                for p in section.key_points
-            ),
-        )
-        for section in sections
-    )
-    ordered = sorted(new_numbers.items(), key=lambda pair: pair[1])
-    return renumbered, tuple(replace(old[n], number=m) for n, m in ordered)
+def for_reader(
+    sections: Sequence[Section],
+    more: Sequence[Section],
+    sources: Sequence[SourceRef],
+    language: str,
+) -> tuple[tuple[Section, ...], tuple[Section, ...], tuple[SourceRef, ...]]:
+    """Shown and further sections for a reader of ``language``, sources numbered again."""
+    ordered, numbered = renumber(reader_sections([*sections, *more], language), sources)
+    return ordered[: len(sections)], ordered[len(sections) :], numbered
 
 
 def versions_of(points: Sequence[ExtractedPoint]) -> tuple[Version, ...]:

@@ -7,7 +7,8 @@ saved digest can be shown again exactly.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,11 @@ class SourceRef:
     title: str
     outlet: str
     link: str | None
+    headlines: dict[str, str] = field(default_factory=dict)  # language → headline, written
+
+    def headline(self, language: str) -> str:
+        """The title for a reader of ``language``: a checked translation where there is one."""
+        return self.headlines.get(language, self.title)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +36,7 @@ class Version:
     language: str
     text: str
     item_id: int
+    by: str = "extract"  # "model": written by the language model (and checked); else extracted
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +48,8 @@ class KeyPoint:
     companies: tuple[str, ...] = ()
     uncited: int = 0  # reports of the story beyond the cited ones ("and 795 more")
     versions: tuple[Version, ...] = ()  # the point in each language the story was told in
+    by: str = "extract"  # "model" when the language model wrote it (and it passed the check)
+    stories: tuple[int, ...] = ()  # a Core Insight: the stories it draws on
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +79,7 @@ class Digest:
     sources: tuple[SourceRef, ...]
     companies: tuple[CompanyCount, ...]
     headings: dict[str, str] = field(default_factory=dict)  # companies / sources / empty text
+    more: tuple[Section, ...] = ()  # beyond the edition's size: counted, shown on request
 
     @property
     def is_empty(self) -> bool:
@@ -80,7 +90,17 @@ class Digest:
         return tuple(s.item_id for s in self.sources)
 
     def key_points(self) -> list[KeyPoint]:
-        return [kp for section in self.sections for kp in section.key_points]
+        """Every point, the shown ones first, then those beyond the edition's size."""
+        return [kp for section in (*self.sections, *self.more) for kp in section.key_points]
+
+    @property
+    def omitted(self) -> int:
+        return sum(len(s.key_points) for s in self.more)
+
+    def shown_sources(self) -> tuple[SourceRef, ...]:
+        """The sources the shown points cite (numbered first, so a prefix of the list)."""
+        cited = {n for s in self.sections for kp in s.key_points for n in kp.citations}
+        return tuple(s for s in self.sources if s.number in cited)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -98,29 +118,36 @@ class Digest:
             after_item_id=data["after_item_id"],
             last_item_id=data["last_item_id"],
             since=datetime.fromisoformat(data["since"]) if data["since"] else None,
-            sections=tuple(
-                Section(
-                    s["id"],
-                    s["heading"],
-                    tuple(
-                        KeyPoint(
-                            k["text"],
-                            k["language"],
-                            k["story_id"],
-                            tuple(k["citations"]),
-                            tuple(k["companies"]),
-                            k.get("uncited", 0),
-                            tuple(Version(**v) for v in k.get("versions", ())),
-                        )
-                        for k in s["key_points"]
-                    ),
-                )
-                for s in data["sections"]
-            ),
+            sections=_sections(data["sections"]),
             sources=tuple(SourceRef(**s) for s in data["sources"]),
             companies=tuple(CompanyCount(**c) for c in data["companies"]),
             headings=dict(data.get("headings", {})),
+            more=_sections(data.get("more", ())),
         )
+
+
+def _sections(data: Any) -> tuple[Section, ...]:
+    return tuple(
+        Section(
+            s["id"],
+            s["heading"],
+            tuple(
+                KeyPoint(
+                    k["text"],
+                    k["language"],
+                    k["story_id"],
+                    tuple(k["citations"]),
+                    tuple(k["companies"]),
+                    k.get("uncited", 0),
+                    tuple(Version(**v) for v in k.get("versions", ())),
+                    k.get("by", "extract"),
+                    tuple(k.get("stories", ())),
+                )
+                for k in s["key_points"]
+            ),
+        )
+        for s in data
+    )
 
 
 _CITATION = re.compile(r"\[(\d+)\]")
@@ -150,3 +177,34 @@ def verify_citations(digest: Digest) -> None:
             if uncited
             else "sources are not numbered in order of first citation"
         )
+
+
+def renumber(
+    sections: Sequence[Section], sources: Sequence[SourceRef]
+) -> tuple[tuple[Section, ...], tuple[SourceRef, ...]]:
+    """Sources numbered again in order of first citation (points were reordered or left
+    out); sources no point cites are dropped."""
+    old = {s.number: s for s in sources}
+    new_numbers: dict[int, int] = {}
+    for section in sections:
+        for point in section.key_points:
+            for number in point.citations:
+                new_numbers.setdefault(number, len(new_numbers) + 1)
+    renumbered = tuple(
+        replace(
+            section,
+            key_points=tuple(
+                replace(p, citations=tuple(new_numbers[n] for n in p.citations))
+                for p in section.key_points
+            ),
+        )
+        for section in sections
+    )
+    ordered = sorted(new_numbers.items(), key=lambda pair: pair[1])
+    return renumbered, tuple(replace(old[n], number=m) for n, m in ordered)
+
+
+def rest_of(digest: Digest, title: str) -> Digest:
+    """The points beyond the edition's size as a digest of their own, numbered from [1]."""
+    sections, sources = renumber(digest.more, digest.sources)
+    return replace(digest, title=title, sections=sections, sources=sources, more=())

@@ -20,13 +20,20 @@ def _citations(point: KeyPoint, language: str) -> str:
     return "".join(f"[{n}]" for n in point.citations) + _uncited(point, language)
 
 
-def _text(point: KeyPoint, language: str) -> str:
+def _text(point: KeyPoint, language: str, marks: bool = False) -> str:
     """The point, marked when it is not in the reader's language (its story was told only in
-    the other one)."""
-    if point.language == language or point.language not in ("zh", "en"):
-        return point.text
-    name = t(f"digest.language_{point.language}", language)
-    return f"{t('digest.foreign', language, language=name)} {point.text}"
+    the other one); with ``marks`` (the admin's preview), marked as the model's or extracted."""
+    text = point.text
+    if point.language != language and point.language in ("zh", "en"):
+        name = t(f"digest.language_{point.language}", language)
+        text = f"{t('digest.foreign', language, language=name)} {text}"
+    if marks:
+        text = f"{t('digest.by_' + point.by, language)} {text}"
+    return text
+
+
+def _more_line(digest: Digest) -> list[str]:
+    return [t("digest.more", digest.language, count=digest.omitted), ""] if digest.more else []
 
 
 def _linked_citations(point: KeyPoint, language: str, links: dict[int, str | None]) -> str:
@@ -46,7 +53,7 @@ def _companies_line(digest: Digest) -> str:
 # --- plain text -------------------------------------------------------------------------
 
 
-def render_text(digest: Digest) -> str:
+def render_text(digest: Digest, *, marks: bool = False) -> str:
     verify_citations(digest)
     lines = [digest.title, ""]
     if digest.is_empty:
@@ -54,16 +61,18 @@ def render_text(digest: Digest) -> str:
     for section in digest.sections:
         lines.append(section.heading)
         lines.extend(
-            f"• {_text(p, digest.language)} {_citations(p, digest.language)}"
+            f"• {_text(p, digest.language, marks)} {_citations(p, digest.language)}"
             for p in section.key_points
         )
         lines.append("")
+    lines += _more_line(digest)
     if digest.companies:
         lines += [digest.headings["companies"], _companies_line(digest), ""]
     lines.append(digest.headings["sources"])
     lines.extend(
-        f"[{s.number}] {s.title} — {s.outlet}" + (f" {s.link}" if s.link else "")
-        for s in digest.sources
+        f"[{s.number}] {s.headline(digest.language)} — {s.outlet}"
+        + (f" {s.link}" if s.link else "")
+        for s in digest.shown_sources()
     )
     return "\n".join(lines)
 
@@ -77,7 +86,7 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-def render_markdown(digest: Digest) -> str:
+def render_markdown(digest: Digest, *, marks: bool = False) -> str:
     verify_citations(digest)
     lines = [f"# {md_escape(digest.title)}", ""]
     if digest.is_empty:
@@ -85,12 +94,13 @@ def render_markdown(digest: Digest) -> str:
     for section in digest.sections:
         lines += [f"## {md_escape(section.heading)}", ""]
         lines.extend(
-            f"- {md_escape(_text(p, digest.language))} "
+            f"- {md_escape(_text(p, digest.language, marks))} "
             + "".join(f"[\\[{n}\\]](#source-{n})" for n in p.citations)
             + md_escape(_uncited(p, digest.language))
             for p in section.key_points
         )
         lines.append("")
+    lines += [md_escape(line) for line in _more_line(digest)]
     if digest.companies:
         lines += [
             f"## {md_escape(digest.headings['companies'])}",
@@ -99,8 +109,8 @@ def render_markdown(digest: Digest) -> str:
             "",
         ]
     lines += [f"## {md_escape(digest.headings['sources'])}", ""]
-    for s in digest.sources:
-        title = md_escape(s.title)
+    for s in digest.shown_sources():
+        title = md_escape(s.headline(digest.language))
         linked = f"[{title}](<{s.link}>)" if s.link else title
         lines.append(f'{s.number}. <a id="source-{s.number}"></a>{linked} — {md_escape(s.outlet)}')
     return "\n".join(lines) + "\n"
@@ -112,7 +122,7 @@ def render_markdown(digest: Digest) -> str:
 Block = tuple[str, str | None]  # (HTML, the heading to repeat if a message starts with it)
 
 
-def telegram_blocks(digest: Digest) -> list[Block]:
+def telegram_blocks(digest: Digest, marks: bool = False) -> list[Block]:
     """Units that are never split: the title, each section heading with its first bullet,
     each further bullet, the companies, each source line. A further bullet or source line
     carries its section's heading: a message that starts with it repeats the heading."""
@@ -123,14 +133,17 @@ def telegram_blocks(digest: Digest) -> list[Block]:
     links = {s.number: s.link for s in digest.sources}
     for section in digest.sections:
         bullets = [
-            f"• {esc(_text(p, language))} {_linked_citations(p, language, links)}"
+            f"• {esc(_text(p, language, marks))} {_linked_citations(p, language, links)}"
             for p in section.key_points
         ]
         blocks += _group(section.heading, bullets, language)
+    if digest.more:
+        blocks.append((f"\n<i>{esc(t('digest.more', language, count=digest.omitted))}</i>", None))
     if digest.companies:
         blocks += _group(digest.headings["companies"], [esc(_companies_line(digest))], language)
     source_lines = [
-        f"[{s.number}] {link(s.link, s.title)} — {esc(s.outlet)}" for s in digest.sources
+        f"[{s.number}] {link(s.link, s.headline(language))} — {esc(s.outlet)}"
+        for s in digest.shown_sources()
     ]
     return blocks + _group(digest.headings["sources"], source_lines, language)
 
@@ -141,11 +154,14 @@ def _group(heading: str, lines: list[str], language: str) -> list[Block]:
     return [first, *((line, again) for line in lines[1:])]
 
 
-def render_telegram(digest: Digest, limit: int = MESSAGE_LIMIT) -> list[str]:
+def render_telegram(
+    digest: Digest, limit: int = MESSAGE_LIMIT, *, marks: bool = False
+) -> list[str]:
     """Messages of at most ``limit`` characters, split only between blocks; a section that
-    goes on in the next message takes its heading along."""
+    goes on in the next message takes its heading along. ``marks``: say which points the
+    model wrote (the admin's preview)."""
     verify_citations(digest)
-    return pack(telegram_blocks(digest), limit)
+    return pack(telegram_blocks(digest, marks), limit)
 
 
 def pack(blocks: Iterable[Block], limit: int) -> list[str]:
