@@ -32,7 +32,8 @@ async def push(turn: Turn) -> list[Reply]:
             Button(t("push.cancel", turn.language), f"cancel:{pending.token}"),
         ),
     )
-    messages = [Reply(m) for m in render_telegram(pending.digest, marks=turn.ctx.writer is not None)]
+    marks = turn.ctx.writer is not None  # say which points the model wrote
+    messages = [Reply(m) for m in render_telegram(pending.digest, marks=marks)]
     return [*messages, Reply(turn.t("push.ask", count=pending.subscribers), buttons)]
 
 

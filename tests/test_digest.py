@@ -6,9 +6,8 @@ import html
 import json
 import random
 import re
-import zlib
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -21,35 +20,12 @@ from digest.compose.render import render_markdown, render_telegram, render_text
 from digest.compose.template import Template
 from digest.errors import CitationError
 from digest.html import telegram_length
-from digest.ingest.parse import ParsedFeed, RawEntry
-from digest.ingest.pipeline import IngestPipeline
 from storage import Database
 from storage.types import Item
-from tests.support.helpers import FakeClock
+from tests.support.helpers import FakeClock, ingest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "digest_items.json"
 OFF_TOPIC = ("火锅", "新游戏", "hiking", "Stock markets", "降温")
-
-
-def ingest(pipeline: IngestPipeline, db: Database, clock: FakeClock, rows: list[dict]) -> None:
-    """Store rows (outlet, title, summary, published) through the real ingest path."""
-    by_outlet: dict[str, list[RawEntry]] = {}
-    for number, row in enumerate(rows):
-        slug = zlib.crc32(f"{row['outlet']}|{row['title']}".encode())  # the same every run
-        by_outlet.setdefault(row["outlet"], []).append(
-            RawEntry(
-                guid=None,
-                link=f"https://{slug}.example/{number}",
-                title=row["title"],
-                summary=row["summary"],
-                published=datetime.fromisoformat(row["published"]),
-            )
-        )
-    for outlet, entries in by_outlet.items():
-        source, _ = db.sources.add(
-            f"https://{zlib.crc32(outlet.encode())}.example/feed", clock(), outlet
-        )
-        pipeline.ingest_parsed(source, ParsedFeed(outlet, None, entries, "utf-8", None))
 
 
 @pytest.fixture

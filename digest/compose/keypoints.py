@@ -81,7 +81,7 @@ def _candidates(item: Item) -> list[_Sentence]:
     if len(stored) != len(spans):  # conversions changed the sentence count: re-tokenise roughly
         stored = [_FALLBACK_WORDS.findall(match_form(text[a:b]).lower()) for a, b in spans]
     title_sentences = len(sentence_spans(item.title))
-    picked = range(min(len(spans), title_sentences + LEAD_SENTENCES))
+    picked: Sequence[int] = range(min(len(spans), title_sentences + LEAD_SENTENCES))
     rules = model_rules()
     if rules.is_instruction(text):
         # A report that speaks to a model (a prompt injection) is not trusted beyond its title.

@@ -4,12 +4,14 @@ options."""
 from __future__ import annotations
 
 import socket
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.context import AppContext
 from digest.ingest.fetch import FetchOptions
 from digest.ingest.parse import ParsedFeed, RawEntry
+from digest.ingest.pipeline import IngestPipeline
 from storage import Database
 
 
@@ -72,3 +74,24 @@ def saved_digest(db: Database, clock: FakeClock, structure: str = "{}") -> int:
         structure=structure,
         item_ids=(),
     )
+
+
+def ingest(pipeline: IngestPipeline, db: Database, clock: FakeClock, rows: list[dict]) -> None:
+    """Store rows (outlet, title, summary, published) through the real ingest path."""
+    by_outlet: dict[str, list[RawEntry]] = {}
+    for number, row in enumerate(rows):
+        slug = zlib.crc32(f"{row['outlet']}|{row['title']}".encode())  # the same every run
+        by_outlet.setdefault(row["outlet"], []).append(
+            RawEntry(
+                guid=None,
+                link=f"https://{slug}.example/{number}",
+                title=row["title"],
+                summary=row["summary"],
+                published=datetime.fromisoformat(row["published"]),
+            )
+        )
+    for outlet, entries in by_outlet.items():
+        source, _ = db.sources.add(
+            f"https://{zlib.crc32(outlet.encode())}.example/feed", clock(), outlet
+        )
+        pipeline.ingest_parsed(source, ParsedFeed(outlet, None, entries, "utf-8", None))
