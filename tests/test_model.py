@@ -200,6 +200,9 @@ def test_a_refused_point_is_asked_again_once_then_extracted(
     assert point_.by == "extract" and point_.text in ROWS[0]["title"] + ROWS[0]["summary"]
     assert bad not in sent_text(ctx, digest)
     assert ctx.db.writings.call_counts(ctx.clock() - timedelta(days=1))["rejected"] >= 2
+    asked = len(model.requests)
+    compose(ctx)  # refused twice: the same question is not asked again
+    assert len(model.requests) == asked
 
 
 def test_a_citation_to_another_story_is_refused(ctx: AppContext, model: FakeModel) -> None:

@@ -62,6 +62,16 @@ class WrittenPoint:
 
 
 @dataclass(frozen=True, slots=True)
+class Refusal:
+    """The model's point was refused twice: the story keeps its extractive point, and the
+    same question (same sources, model and prompt) is not asked again."""
+
+    story_id: int
+    language: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class InsightBrief:
     story_id: int
     points: dict[str, str]  # language → the story's checked point
@@ -97,6 +107,14 @@ def insight_from(answer: InsightAnswer, briefs: Sequence[InsightBrief]) -> Writt
     texts = {lang: normalise(getattr(answer, lang), lang) for lang in LANGUAGES}
     stories = tuple(briefs[n - 1].story_id for n in dict.fromkeys(sorted(answer.stories)))
     return WrittenInsight(texts, stories)
+
+
+def is_refusal(writing: Writing) -> bool:
+    try:
+        data = json.loads(writing.payload)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and "refused" in data
 
 
 def point_from(writing: Writing) -> WrittenPoint | None:

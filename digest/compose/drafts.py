@@ -21,7 +21,7 @@ from digest.compose.template import SectionSpec
 from digest.compose.writer import ModelWriter
 from storage.types import Item
 
-MAX_CITED = 6  # sources a key point cites; a story told 800 times says "and 794 more"
+MAX_CITED = 4  # sources a key point cites; a story told 800 times says "and 796 more"
 INSIGHT_CITES = 2  # sources an insight cites per story it draws on
 _CITATION = re.compile(r"\[(\d+)\]")
 

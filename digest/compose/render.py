@@ -119,6 +119,8 @@ def render_markdown(digest: Digest, *, marks: bool = False) -> str:
 # --- Telegram HTML ----------------------------------------------------------------------
 
 
+SOURCE_TITLE_CHARS = 40  # in Telegram: the link opens the whole report
+QUOTE_CHARS = 1500
 Block = tuple[str, str | None]  # (HTML, the heading to repeat if a message starts with it)
 
 
@@ -142,10 +144,25 @@ def telegram_blocks(digest: Digest, marks: bool = False) -> list[Block]:
     if digest.companies:
         blocks += _group(digest.headings["companies"], [esc(_companies_line(digest))], language)
     source_lines = [
-        f"[{s.number}] {link(s.link, s.headline(language))} — {esc(s.outlet)}"
+        f"[{s.number}] {link(s.link, shorten(s.headline(language), SOURCE_TITLE_CHARS))}"
+        f" — {esc(s.outlet)}"
         for s in digest.shown_sources()
     ]
-    return blocks + _group(digest.headings["sources"], source_lines, language)
+    return blocks + _folded(digest.headings["sources"], source_lines, language)
+
+
+def _folded(heading: str, lines: list[str], language: str) -> list[Block]:
+    """Lines in expandable blockquotes (Bot API 7.4): the reader sees a few and taps for the
+    rest. Each quote holds what fits in a part of a message, so packing never cuts one."""
+    again = f"<b>{esc(heading)}</b> {esc(t('digest.continued', language))}"
+    chunks: list[list[str]] = [[]]
+    for line in lines:
+        if chunks[-1] and telegram_length("\n".join([*chunks[-1], line])) > QUOTE_CHARS:
+            chunks.append([])
+        chunks[-1].append(line)
+    quotes = [f"<blockquote expandable>{chr(10).join(chunk)}</blockquote>" for chunk in chunks]
+    first = (f"\n<b>{esc(heading)}</b>\n{quotes[0]}", None)
+    return [first, *((quote, again) for quote in quotes[1:])]
 
 
 def _group(heading: str, lines: list[str], language: str) -> list[Block]:

@@ -30,11 +30,13 @@ from digest.compose.answers import (
     InsightBrief,
     InsightsAnswer,
     PointAnswer,
+    Refusal,
     StoryBrief,
     WrittenInsight,
     WrittenPoint,
     insight_from,
     insights_from,
+    is_refusal,
     point_from,
     source_text,
     stories_message,
@@ -46,6 +48,7 @@ from storage.types import Item, ModelCall, Writing
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
+PointResult = WrittenPoint | Refusal | None
 
 
 class WritingStore(Protocol):
@@ -114,28 +117,37 @@ class ModelWriter:
         jobs = [(b, lang) for b in briefs for lang in languages]
         keys = {(b.story_id, lang): self._point_key(b, lang) for b, lang in jobs}
         cached = self.store.get_many(keys.values()) if self.store else {}
-        written = {
-            job: point
-            for job, key in keys.items()
-            if key in cached and (point := point_from(cached[key])) is not None
-        }
-        todo = [(b, lang) for b, lang in jobs if (b.story_id, lang) not in written]
+        written: dict[tuple[int, str], WrittenPoint] = {}
+        settled = set()  # refused before: the extractive point, without asking again
+        for job, key in keys.items():
+            if key in cached and is_refusal(cached[key]):
+                settled.add(job)
+            elif key in cached and (point := point_from(cached[key])) is not None:
+                written[job] = point
+        done = settled | set(written)
+        todo = [(b, lang) for b, lang in jobs if (b.story_id, lang) not in done]
         if todo:
             evidence = {b.story_id: self._evidence(b.sources) for b, _ in todo}
             spend = budget or self.budget()
             results = self._run(
                 [partial(self._point, b, lang, evidence[b.story_id], spend) for b, lang in todo]
             )
-            for point in results:
-                if point is not None:
-                    written[(point.story_id, point.language)] = point
-                    self._cache(keys[(point.story_id, point.language)], "point", point)
+            for result in results:
+                if result is None:
+                    continue
+                key = keys[(result.story_id, result.language)]
+                if isinstance(result, Refusal):
+                    payload = {"refused": result.reason}
+                    self._put(key, "point", result.story_id, result.language, payload)
+                    continue
+                written[(result.story_id, result.language)] = result
+                self._cache(key, "point", result)
         self._flush_calls()
         return written
 
     def _point(
         self, brief: StoryBrief, language: str, evidence: dict[int, Evidence], budget: Budget
-    ) -> WrittenPoint | None:
+    ) -> WrittenPoint | Refusal | None:
         messages: list[Message] = [
             {"role": "system", "content": self._point_prompt(language)},
             {"role": "user", "content": self._sources_message(brief.sources)},
@@ -149,8 +161,8 @@ class ModelWriter:
             budget,
             lambda a: self._check_point(a, brief, language, evidence),
         )
-        if answer is None:
-            return None
+        if answer is None or isinstance(answer, str):
+            return None if answer is None else Refusal(brief.story_id, language, answer)
         used = tuple(brief.sources[n - 1].id for n in dict.fromkeys(answer.citations))
         return WrittenPoint(
             brief.story_id,
@@ -204,7 +216,7 @@ class ModelWriter:
             return []
         key = self._key("insights", sorted((b.story_id, [i.id for i in b.sources]) for b in briefs))
         if self.store and (hit := self.store.get_many([key]).get(key)):
-            return insights_from(hit)
+            return [] if is_refusal(hit) else insights_from(hit)
         evidence = {b.story_id: self._evidence(b.sources) for b in briefs}
         messages: list[Message] = [
             {"role": "system", "content": self.rules.prompts["insights"]},
@@ -223,14 +235,16 @@ class ModelWriter:
                     reasons.append(reason)
             return None if kept or not reasons else reasons[0]
 
-        self._ask_checked(
+        outcome = self._ask_checked(
             messages, InsightsAnswer, "insights", "insights", budget or self.budget(), check
         )
         self._flush_calls()
-        if kept and self.store:
+        if isinstance(outcome, str):
+            self._put(key, "insights", None, "both", {"refused": outcome})
+        elif outcome is not None and kept:
             payload = [{"texts": i.texts, "stories": list(i.story_ids)} for i in kept]
-            self.store.put(self._writing(key, "insights", None, "both", payload))
-        return kept
+            self._put(key, "insights", None, "both", payload)
+        return kept if outcome is not None and not isinstance(outcome, str) else []
 
     def _check_insight(
         self,
@@ -264,8 +278,10 @@ class ModelWriter:
         where: str,
         budget: Budget,
         check: Callable[[T], str | None],
-    ) -> T | None:
-        """Ask; a refused answer is asked again once with the reason. None: fall back."""
+    ) -> T | str | None:
+        """Ask; a refused answer is asked again once with the reason. The checked answer; or
+        the reason of the last refusal (settled: asking again would be refused again); or
+        None when the server failed or the budget is spent (worth asking next time)."""
         for attempt in (1, 2):
             if budget.spent:
                 self._record(kind, "skipped", "the digest's token budget is spent")
@@ -289,16 +305,16 @@ class ModelWriter:
                 messages = [*messages, {"role": "assistant", "content": result.raw}]
             prompt = self.rules.prompts["retry"].format(reason=retry)
             messages = [*messages, {"role": "user", "content": prompt}]
-        return None
+        return retry
 
-    def _run(self, tasks: list[Callable[[], WrittenPoint | None]]) -> list[WrittenPoint | None]:
+    def _run(self, tasks: list[Callable[[], PointResult]]) -> list[PointResult]:
         """Run ``tasks`` ``concurrency`` at a time; those unfinished at the deadline are left
         (their threads end at the request timeout) and the digest goes on without them."""
         settings = self.client.settings
         deadline = settings.timeout * (settings.max_retries + 1) * 2
         pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="model")
         futures = [pool.submit(task) for task in tasks]
-        results: list[WrittenPoint | None] = []
+        results: list[PointResult] = []
         try:
             for future in as_completed(futures, timeout=deadline):
                 results.append(future.result())
@@ -341,19 +357,19 @@ class ModelWriter:
         return hashlib.sha256(data.encode()).hexdigest()
 
     def _cache(self, key: str, kind: str, point: WrittenPoint) -> None:
-        if self.store:
-            payload = {
-                "text": point.text,
-                "item_ids": list(point.item_ids),
-                "headlines": {str(k): v for k, v in point.headlines.items()},
-            }
-            self.store.put(self._writing(key, kind, point.story_id, point.language, payload))
+        payload = {
+            "text": point.text,
+            "item_ids": list(point.item_ids),
+            "headlines": {str(k): v for k, v in point.headlines.items()},
+        }
+        self._put(key, kind, point.story_id, point.language, payload)
 
-    def _writing(
+    def _put(
         self, key: str, kind: str, story_id: int | None, language: str, payload: object
-    ) -> Writing:
-        text = json.dumps(payload, ensure_ascii=False)
-        return Writing(key, kind, story_id, language, self.model, text, self.clock())
+    ) -> None:
+        if self.store:
+            text = json.dumps(payload, ensure_ascii=False)
+            self.store.put(Writing(key, kind, story_id, language, self.model, text, self.clock()))
 
     def _record(self, kind: str, outcome: str, reason: str | None, tokens: int = 0) -> None:
         call = ModelCall(self.clock(), kind, outcome, reason, tokens)
