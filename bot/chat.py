@@ -8,24 +8,14 @@ from dataclasses import dataclass, field
 
 from bot.context import AppContext
 from bot.delivery import BroadcastReport, Messages
+from bot.reply import Button, Buttons, Reply
 from digest.catalog import t
 from digest.html import esc
 from storage.types import Chat
 
+__all__ = ["BroadcastFn", "Button", "Buttons", "Caller", "Reply", "Turn"]
+
 BroadcastFn = Callable[[int, Messages, list[Chat]], Awaitable[BroadcastReport]]
-
-
-@dataclass(frozen=True, slots=True)
-class Button:
-    text: str
-    data: str
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    text: str  # Telegram HTML
-    buttons: tuple[tuple[Button, ...], ...] = ()
-    edit: bool = False  # replace the message the button was on
 
 
 @dataclass(frozen=True, slots=True)

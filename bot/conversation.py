@@ -124,6 +124,13 @@ class Conversation:
                 return [replies.card(turn, commands.company_card(self.ctx, company, int(offset)))]
         elif kind in ("approve", "cancel") and value:
             return await admin_replies.decide_push(turn, kind, value)
+        elif kind == "rest":
+            digest_id, _, start = value.partition(":")
+            if digest_id.isdigit() and start.isdigit():
+                try:
+                    return await replies.rest(turn, int(digest_id), int(start))
+                except CommandError as exc:
+                    return [Reply(esc(exc.text(turn.language)))]
         return turn.reply("refuse.button_expired")
 
 

@@ -27,15 +27,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
-from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
-from telegram.constants import FloodLimit, ParseMode
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -46,6 +45,8 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
+from bot.ratelimit import RateLimiter
+from bot.reply import Reply
 from digest.errors import DigestError
 from digest.html import strip_tags
 from storage import Database
@@ -92,52 +93,6 @@ def make_bot(
     """A python-telegram-bot ``Bot``; ``base_url`` points at a Bot API proxy or server."""
     request = make_request(proxy, connections, timeout)
     return Bot(token, base_url=base_url or TELEGRAM_API, request=request)
-
-
-class RateLimiter:
-    """Spaces sends: ``overall`` per second across chats, ``chat_interval`` seconds between
-    two messages to one chat, ``group_per_minute`` for groups and channels.
-
-    A send reserves its slot without awaiting (so concurrent tasks never take the same one),
-    then sleeps until it.
-    """
-
-    def __init__(
-        self,
-        overall: float = FloodLimit.MESSAGES_PER_SECOND,
-        chat_interval: float = 1.0 / FloodLimit.MESSAGES_PER_SECOND_PER_CHAT,
-        group_per_minute: float = FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.overall_interval = 1.0 / overall
-        self.chat_interval = chat_interval
-        self.group_interval = 60.0 / group_per_minute
-        self._clock = clock
-        self._next_overall = 0.0
-        self._next_chat: dict[int, float] = {}
-
-    def reserve(self, chat: Chat) -> float:
-        """Seconds to wait before sending to ``chat``."""
-        now = self._clock()
-        interval = self.chat_interval if chat.kind == "private" else self.group_interval
-        slot = max(now, self._next_overall, self._next_chat.get(chat.chat_id, 0.0))
-        self._next_overall = slot + self.overall_interval
-        self._next_chat[chat.chat_id] = slot + interval
-        return slot - now
-
-    async def acquire(self, chat: Chat) -> None:
-        delay = self.reserve(chat)
-        if delay > 0:
-            await asyncio.sleep(delay)
-
-    def pause(self, seconds: float) -> bool:
-        """Flood control for the whole bot: no send goes before ``seconds`` from now. Returns
-        whether this extended the pause (so the caller logs it once, not once per chat)."""
-        until = self._clock() + seconds
-        if until <= self._next_overall:
-            return False
-        self._next_overall = until
-        return True
 
 
 @dataclass
@@ -243,7 +198,17 @@ class Sender:
                 log.info("retrying chat %s after %s", chat.chat_id, exc)
 
 
-Messages = Sequence[str] | Callable[[Chat], Sequence[str]]
+def markup(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in reply.buttons]
+    )
+
+
+# A chat's messages: HTML text, or a Reply when it carries buttons ("the rest of the edition").
+Part: TypeAlias = str | Reply
+Messages = Sequence[Part] | Callable[[Chat], Sequence[Part]]
 
 RETRY_FIRST, RETRY_MAX = timedelta(seconds=30), timedelta(minutes=30)
 
@@ -264,7 +229,7 @@ def is_due(delivery: Delivery, now: datetime) -> bool:
 class _Progress:
     delivery: Delivery
     chat: Chat
-    messages: Sequence[str]
+    messages: Sequence[Part]
     done: bool = False  # failed or blocked: no further parts
 
 
@@ -345,7 +310,7 @@ class Broadcaster:
 
     def _render(
         self, delivery: Delivery, messages: Messages, report: BroadcastReport
-    ) -> Sequence[str] | None:
+    ) -> Sequence[Part] | None:
         """The chat's messages; a digest that cannot be rendered fails this delivery with the
         reason, instead of holding up every chat behind it."""
         try:
@@ -359,11 +324,14 @@ class Broadcaster:
             return None
 
     async def _deliver_part(
-        self, progress: _Progress, part: int, message: str, report: BroadcastReport
+        self, progress: _Progress, part: int, message: Part, report: BroadcastReport
     ) -> None:
         delivery = progress.delivery
+        text, buttons = (
+            (message, None) if isinstance(message, str) else (message.text, markup(message))
+        )
         try:
-            progress.chat = await self.sender.send(progress.chat, message, report)
+            progress.chat = await self.sender.send(progress.chat, text, report, buttons)
         except Blocked as exc:
             progress.done = True
             self.db.deliveries.update(delivery.id, self._clock(), status="blocked", error=str(exc))

@@ -10,25 +10,18 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot import commands
-from bot.conversation import Caller, Conversation, Reply
+from bot.conversation import Caller, Conversation
+from bot.delivery import markup
 from digest.catalog import t
 
 log = logging.getLogger(__name__)
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
-
-
-def markup(reply: Reply) -> InlineKeyboardMarkup | None:
-    if not reply.buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in reply.buttons]
-    )
 
 
 ADMIN_CACHE_SECONDS = 60.0

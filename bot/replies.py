@@ -58,14 +58,20 @@ async def digest(turn: Turn) -> list[Reply]:
     """The latest digest; before any edition has run, the last day's news composed now (not
     saved: it uses up no edition's window)."""
     try:
-        latest = commands.latest_digest(turn.ctx, turn.args[0] if turn.args else None)
+        digest_id, latest = commands.latest_saved(turn.ctx, turn.args[0] if turn.args else None)
     except CommandError:
         composed = await asyncio.to_thread(  # a model may write it: seconds, off the loop
             commands.compose_digest, turn.ctx, since="24h", language=turn.language
         )
-        latest = composed.digest
-    latest = turn.ctx.composer.in_language(latest, turn.language)
-    return [Reply(m) for m in render_telegram(latest)]
+        reader = turn.ctx.composer.in_language(composed.digest, turn.language)
+        return [Reply(m) for m in render_telegram(reader)]
+    parts = commands.edition_messages(turn.ctx, latest, turn.language, digest_id)
+    return [p if isinstance(p, Reply) else Reply(p) for p in parts]
+
+
+async def rest(turn: Turn, digest_id: int, start: int) -> list[Reply]:
+    """The next points of an edition (its "more" button)."""
+    return commands.rest_page(turn.ctx, digest_id, start, turn.language)
 
 
 async def companies(turn: Turn) -> list[Reply]:

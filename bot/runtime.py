@@ -99,7 +99,7 @@ class Runtime:
         result = await asyncio.to_thread(commands.compose_digest, self.ctx, edition=key, save=True)
         assert result.saved_id is not None
         chats = self.ctx.db.chats.subscribers(edition, zone)
-        messages = commands.messages_for_chats(self.ctx, result.digest)
+        messages = commands.messages_for_chats(self.ctx, result.digest, result.saved_id)
         report = await self.broadcast(result.saved_id, messages, chats)
         log.info("edition %s: digest %s to %d chats: %s", key, result.saved_id, len(chats), report)
         return report
@@ -136,7 +136,9 @@ class Runtime:
             try:
                 digest = commands.digest_by_id(self.ctx, digest_id)
                 log.info("delivering the pending messages of digest %s", digest_id)
-                await self.broadcast(digest_id, commands.messages_for_chats(self.ctx, digest), None)
+                await self.broadcast(
+                    digest_id, commands.messages_for_chats(self.ctx, digest, digest_id), None
+                )
             except (CommandError, DigestError, KeyError, ValueError) as exc:
                 # One digest that cannot be sent must not come back every interval and hold up
                 # the others: its deliveries fail, with the reason admins see.
@@ -170,7 +172,9 @@ class Runtime:
         digest = commands.digest_by_id(self.ctx, digest_id)
         chats = None if counts else self.ctx.db.chats.subscribers(edition, zone)
         log.info("resuming the delivery of digest %s", digest_id)
-        await self.broadcast(digest_id, commands.messages_for_chats(self.ctx, digest), chats)
+        await self.broadcast(
+            digest_id, commands.messages_for_chats(self.ctx, digest, digest_id), chats
+        )
 
     def schedule(self) -> AsyncIOScheduler:
         zone = ZoneInfo(self.ctx.settings.timezone)

@@ -85,6 +85,29 @@ async def test_start_subscribe_and_the_scheduled_digest_arrives(
     assert all(m["parse_mode"] == "HTML" for m in bot_api.messages[ALICE][2:])
 
 
+async def test_an_edition_is_one_message_and_a_button_sends_the_rest(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    application, ctx = running
+    chat = ctx.db.chats.upsert(ALICE, "private", None, datetime.now(UTC))
+    ctx.db.chats.subscribe(chat.id, ["morning"])
+    report = await runtime(application).run_edition("morning")
+    assert report.sent == 1 and len(bot_api.messages[ALICE]) == 1  # one screen
+    edition = bot_api.messages[ALICE][0]
+    assert "另有" in edition["text"] and "<blockquote expandable>" in edition["text"]
+    button = edition["reply_markup"]["inline_keyboard"][0][0]
+    assert button["text"].startswith("其余") and button["callback_data"].startswith("rest:")
+
+    bot_api.push_callback(ALICE, ALICE, button["callback_data"])
+    await until(lambda: len(bot_api.messages[ALICE]) >= 2)
+    await asyncio.sleep(0.2)
+    rest = [m["text"] for m in bot_api.messages[ALICE][1:]]
+    assert "（其余 1–" in rest[0] and "•" in rest[0]
+    assert all(telegram_length(m) <= 4096 for m in rest)
+    shown = {line for line in strip_tags(edition["text"]).split("\n") if line.startswith("•")}
+    assert not shown & {line for m in rest for line in strip_tags(m).split("\n")}  # no repeats
+
+
 async def test_company_by_chinese_name_and_ticker_gives_the_same_card(
     running: Running, bot_api: FakeBotAPI
 ) -> None:

@@ -26,9 +26,13 @@ from bot.commands.digests import (
     compose_digest,
     decide_push,
     digest_by_id,
+    edition_messages,
     latest_digest,
+    latest_saved,
     messages_for_chats,
     request_push,
+    rest_button,
+    rest_page,
     save_digest,
 )
 from bot.commands.errors import CommandError, check_feed_url, parse_duration
@@ -63,6 +67,7 @@ __all__ = [
     "decide_push",
     "digest_by_id",
     "edition_label",
+    "edition_messages",
     "enable_source",
     "export_opml",
     "fetch",
@@ -70,6 +75,7 @@ __all__ = [
     "import_opml",
     "ingest_samples",
     "latest_digest",
+    "latest_saved",
     "list_items",
     "list_sources",
     "messages_for_chats",
@@ -78,6 +84,8 @@ __all__ = [
     "remove_source",
     "request_push",
     "require_company",
+    "rest_button",
+    "rest_page",
     "save_digest",
     "search",
 ]

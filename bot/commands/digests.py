@@ -8,10 +8,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.chat import Button, Buttons, Reply
 from bot.commands.errors import CommandError, parse_duration
 from bot.context import AppContext
-from bot.delivery import BroadcastReport, Messages
-from digest.compose.model import Digest
+from bot.delivery import BroadcastReport, Messages, Part
+from digest.catalog import t
+from digest.compose.model import Digest, rest_of
 from digest.compose.render import render_telegram
 from storage.types import Chat, PushRequest
 
@@ -83,17 +85,53 @@ def save_digest(ctx: AppContext, digest: Digest) -> int:
     )
 
 
-def messages_for_chats(ctx: AppContext, digest: Digest) -> Callable[[Chat], list[str]]:
-    """Each chat's Telegram messages of ``digest``, headings in the chat's language."""
-    rendered: dict[str, list[str]] = {}
+def messages_for_chats(
+    ctx: AppContext, digest: Digest, digest_id: int | None = None
+) -> Callable[[Chat], list[Part]]:
+    """Each chat's Telegram messages of ``digest`` in the chat's language; when the edition
+    has more than it shows (and is saved), the last carries a button for the rest."""
+    rendered: dict[str, list[Part]] = {}
 
-    def messages(chat: Chat) -> list[str]:
+    def messages(chat: Chat) -> list[Part]:
         language = chat.language if chat.language in ("zh", "en") else digest.language
         if language not in rendered:
-            rendered[language] = render_telegram(ctx.composer.in_language(digest, language))
+            rendered[language] = edition_messages(ctx, digest, language, digest_id)
         return rendered[language]
 
     return messages
+
+
+def edition_messages(
+    ctx: AppContext, digest: Digest, language: str, digest_id: int | None
+) -> list[Part]:
+    reader = ctx.composer.in_language(digest, language)
+    messages: list[Part] = list(render_telegram(reader))
+    if digest_id is not None and reader.more and messages:
+        last = messages[-1]
+        assert isinstance(last, str)
+        messages[-1] = Reply(last, rest_button(language, digest_id, 0, reader.omitted))
+    return messages
+
+
+def rest_button(language: str, digest_id: int, start: int, count: int) -> Buttons:
+    """The button that sends the next points of a saved edition (from its ``start``-th)."""
+    text = t("digest.rest_button", language, count=count)
+    return ((Button(text, f"rest:{digest_id}:{start}"),),)
+
+
+def rest_page(ctx: AppContext, digest_id: int, start: int, language: str) -> list[Reply]:
+    """A page of the points an edition did not show, and a button for the next page."""
+    reader = ctx.composer.in_language(digest_by_id(ctx, digest_id), language)
+    if not 0 <= start < reader.omitted:
+        raise CommandError("error.no_more_points")
+    end = min(start + ctx.composer.size.points, reader.omitted)
+    title = t("digest.rest_title", language, title=reader.title, first=start + 1, last=end)
+    page = rest_of(reader, title, start, end - start)
+    replies = [Reply(m) for m in render_telegram(page)]
+    if end < reader.omitted:
+        buttons = rest_button(language, digest_id, end, reader.omitted - end)
+        replies[-1] = Reply(replies[-1].text, buttons)
+    return replies
 
 
 def digest_by_id(ctx: AppContext, digest_id: int) -> Digest:
@@ -105,12 +143,17 @@ def digest_by_id(ctx: AppContext, digest_id: int) -> Digest:
 
 def latest_digest(ctx: AppContext, edition: str | None = None) -> Digest:
     """The latest saved digest, exactly as it was composed."""
+    return latest_saved(ctx, edition)[1]
+
+
+def latest_saved(ctx: AppContext, edition: str | None = None) -> tuple[int, Digest]:
+    """The latest saved digest and its id."""
     record = ctx.db.digests.latest(edition)
     if record is None:
         if edition:
             raise CommandError("error.no_digest_edition", edition=edition)
         raise CommandError("error.no_digest")
-    return Digest.from_dict(json.loads(record.structure))
+    return record.id, Digest.from_dict(json.loads(record.structure))
 
 
 # --- the admin's push: preview, then Approve or Cancel, decided once on any process -------
@@ -156,5 +199,5 @@ async def decide_push(
     digest = Digest.from_dict(json.loads(pending.structure))
     digest_id = save_digest(ctx, digest)
     chats = ctx.db.chats.subscribers(pending.edition)
-    report = await broadcast(digest_id, messages_for_chats(ctx, digest), chats)
+    report = await broadcast(digest_id, messages_for_chats(ctx, digest, digest_id), chats)
     return PushOutcome(True, report.queued, report.sent, report.failed, report.blocked)

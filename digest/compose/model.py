@@ -204,7 +204,15 @@ def renumber(
     return renumbered, tuple(replace(old[n], number=m) for n, m in ordered)
 
 
-def rest_of(digest: Digest, title: str) -> Digest:
-    """The points beyond the edition's size as a digest of their own, numbered from [1]."""
-    sections, sources = renumber(digest.more, digest.sources)
-    return replace(digest, title=title, sections=sections, sources=sources, more=())
+def rest_of(digest: Digest, title: str, start: int = 0, count: int | None = None) -> Digest:
+    """Points beyond the edition's size — the ``start``-th and the ``count`` after it — as a
+    digest of their own, sources numbered from [1]."""
+    end = digest.omitted if count is None else start + count
+    sections, seen = [], 0
+    for section in digest.more:
+        points = section.key_points[max(start - seen, 0) : max(end - seen, 0)]
+        seen += len(section.key_points)
+        if points:
+            sections.append(replace(section, key_points=points))
+    numbered, sources = renumber(sections, digest.sources)
+    return replace(digest, title=title, sections=numbered, sources=sources, more=())

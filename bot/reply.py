@@ -1,0 +1,22 @@
+"""A reply as every front end renders it: Telegram HTML and rows of buttons (no Telegram
+types, so the command layer, the console and the broadcaster share it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    text: str
+    data: str
+
+
+Buttons = tuple[tuple[Button, ...], ...]  # rows of buttons
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str  # Telegram HTML
+    buttons: Buttons = ()
+    edit: bool = False  # replace the message the button was on
