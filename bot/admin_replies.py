@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from bot import commands
 from bot.chat import Button, Reply, Turn
@@ -90,6 +91,7 @@ async def stats(turn: Turn) -> list[Reply]:
         turn.t("stats.deliveries", counts=_pairs(figures.deliveries)),
         turn.t("stats.pending", count=figures.pending_deliveries),
         turn.t("stats.failing", count=figures.failing_sources),
+        *_model_use(turn),
         f"<b>{turn.t('stats.process')}</b>",
         *(esc(f"{name}: {value:g}") for name, value in turn.ctx.metrics.process_figures()),
         f"<b>{turn.t('stats.sources')}</b>",
@@ -125,6 +127,26 @@ async def delsource(turn: Turn) -> list[Reply]:
         return turn.reply("delsource.usage")
     commands.remove_source(turn.ctx, int(turn.args[0]))
     return turn.reply("delsource.done", id=turn.args[0])
+
+
+def _model_use(turn: Turn) -> list[str]:
+    """The language model's last day, when one is configured: what it wrote, what the check
+    refused, what failed."""
+    writer = turn.ctx.writer
+    if writer is None:
+        return []
+    counts = turn.ctx.db.writings.call_counts(turn.ctx.clock() - timedelta(hours=24))
+    return [
+        turn.t(
+            "stats.model",
+            model=esc(writer.model),
+            calls=sum(counts.values()),
+            ok=counts["ok"],
+            rejected=counts["rejected"],
+            failed=counts["failed"],
+            skipped=counts["skipped"],
+        )
+    ]
 
 
 def _pairs(counts: dict[str, int]) -> str:

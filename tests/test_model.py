@@ -16,6 +16,7 @@ from telegram import Bot
 from bot import commands
 from bot.config import SettingsError, load_settings
 from bot.context import AppContext
+from bot.conversation import Caller, Conversation
 from bot.delivery import Broadcaster, RateLimiter, make_bot
 from digest.compose.model import Digest
 from digest.compose.render import render_telegram, render_text
@@ -341,6 +342,37 @@ def test_without_a_model_nothing_is_asked(
     digest = compose(ctx)
     ctx.close()
     assert ctx.writer is None and all(p.by == "extract" for p in digest.key_points())
+
+
+async def test_the_preview_and_stats_say_what_the_model_did(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, clock: FakeClock, model: FakeModel
+) -> None:
+    ctx = make_context(database_url, monkeypatch, clock, model)
+    ingest(ctx.pipeline(), ctx.db, clock, [{**r, "published": PUBLISHED} for r in ROWS])
+    good = faithful(TRANSLATIONS)
+
+    def respond(request: ChatRequest) -> FakeReply:
+        if request.kind == "point" and "SMIC" in request.user and request.language == "en":
+            return point("SMIC lifts capital spending to 9 billion dollars for AI chips", [1])
+        if request.kind == "insights":  # refused: the core is the top stories' own points
+            return FakeReply(
+                json.dumps({"insights": [{"zh": "见 t.me/x", "en": "see t.me/x", "stories": [1]}]})
+            )
+        return good(request)
+
+    model.respond = respond
+    admin = Caller(chat_id=4242, chat_kind="private", user_id=42)
+    talk = Conversation(ctx, admins=frozenset({42}))
+    preview = "\n".join(r.text for r in await talk.handle(admin, "/preview morning"))
+    assert "〔模型〕" in preview and "〔摘录〕" not in preview  # every zh point the model's
+    await talk.handle(admin, "/settings lang en")
+    preview = "\n".join(r.text for r in await talk.handle(admin, "/preview morning"))
+    assert "[extract] SMIC said it would raise capital expenditure to 7.5 billion" in preview
+    assert "9 billion" not in preview
+    [stats] = await talk.handle(admin, "/stats")
+    ctx.close()
+    assert "Language model fake-model (last 24 h):" in stats.text
+    assert "4 refused by the check" in stats.text
 
 
 @pytest.fixture

@@ -46,8 +46,18 @@ def _uncited(point: KeyPoint, language: str) -> str:
     return " " + t("digest.uncited", language, count=point.uncited) if point.uncited else ""
 
 
+COMPANIES_SHOWN = 12
+
+
 def _companies_line(digest: Digest) -> str:
-    return ", ".join(f"{c.name} ({c.stories})" for c in digest.companies)
+    """The companies most stories named, the others counted."""
+    line = ", ".join(f"{c.name} ({c.stories})" for c in digest.companies[:COMPANIES_SHOWN])
+    others = len(digest.companies) - COMPANIES_SHOWN
+    return (
+        f"{line} {t('digest.more_companies', digest.language, count=others)}"
+        if others > 0
+        else line
+    )
 
 
 # --- plain text -------------------------------------------------------------------------
