@@ -176,8 +176,8 @@ def cmd_digest(ctx: AppContext, args: argparse.Namespace) -> int:
             err.print(f"saved as digest #{result.saved_id} ({digest.edition})")
     if args.json:
         print(json.dumps(digest.to_dict(), ensure_ascii=False, indent=2))
-    else:
-        print_digest(digest, args.format)
+        return 0
+    print_digest(digest, args.format, everything=args.all)
     return 0
 
 
@@ -311,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--latest", action="store_true", help="show the latest saved digest again, exactly"
     )
     digest.add_argument("--json", action="store_true", help="print the digest's structure")
+    digest.add_argument(
+        "--all", action="store_true", help="also print the points beyond the edition's size"
+    )
     digest.set_defaults(handler=cmd_digest)
 
     ask = sub.add_parser("ask", help="send the bot a message and print its reply, no Telegram")

@@ -15,7 +15,8 @@ from rich.table import Table
 from bot import commands
 from bot.chat import Button, Reply
 from bot.context import AppContext
-from digest.compose.model import Digest
+from digest.catalog import t
+from digest.compose.model import Digest, rest_of
 from digest.compose.render import RENDERERS, render_telegram
 from digest.html import strip_tags, telegram_length
 from digest.ingest.pipeline import SourceOutcome
@@ -161,7 +162,19 @@ def print_store_summary(ctx: AppContext) -> None:
     out.print(f"{ctx.db.items.count()} items stored in {ctx.db.url}")
 
 
-def print_digest(digest: Digest, fmt: str) -> None:
+def print_digest(digest: Digest, fmt: str, *, everything: bool = False) -> None:
+    """The edition as a reader gets it; ``everything``: then the points beyond its size, as
+    the reader's "more" button would send them."""
+    _print_digest(digest, fmt)
+    if everything and digest.more:
+        title = t(
+            "digest.rest_title", digest.language, title=digest.title, first=1, last=digest.omitted
+        )
+        print()
+        _print_digest(rest_of(digest, title), fmt)
+
+
+def _print_digest(digest: Digest, fmt: str) -> None:
     if fmt == "html":
         messages = render_telegram(digest)
         for number, message in enumerate(messages, 1):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -222,6 +223,20 @@ def test_digest_editions_window_and_latest(
     assert code == 0 and "本期没有新的相关消息" in again
     code, demo_again, _ = run(capsys, *db, "digest", "--edition", "demo", "--latest")
     assert code == 0 and demo_again.strip() in demo_out  # shown again exactly
+
+
+def test_digest_all_prints_the_rest_of_the_edition(
+    capsys: pytest.CaptureFixture[str], demo_db: str
+) -> None:
+    code, edition, _ = run(capsys, "--database", demo_db, "digest", "--since", "7d")
+    counted = re.search(r"另有 (\d+) 条未列出", edition)
+    assert code == 0 and counted
+    code, everything, _ = run(capsys, "--database", demo_db, "digest", "--since", "7d", "--all")
+    assert (
+        everything.startswith(edition.rstrip()) and f"（其余 1–{counted.group(1)}）" in everything
+    )
+    bullets = [line for line in everything.split("\n") if line.startswith("• ")]
+    assert len(bullets) == edition.count("\n• ") + int(counted.group(1))
 
 
 def test_digest_json_structure(capsys: pytest.CaptureFixture[str], demo_db: str) -> None:
