@@ -14,6 +14,7 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     Defaults,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
@@ -28,7 +29,7 @@ from bot.delivery import (
     Sender,
     make_request,
 )
-from bot.handlers import on_button, on_error, on_migration, on_text
+from bot.handlers import on_button, on_error, on_inline, on_migration, on_text
 from bot.leadership import Leadership
 from bot.runtime import ALERT_MAX_WAIT, Runtime
 from bot.status import StatusServer
@@ -113,10 +114,12 @@ def build_application(
     )
     application.add_handler(MessageHandler(filters.TEXT, on_text(conversation)))
     application.add_handler(CallbackQueryHandler(on_button(conversation)))
+    application.add_handler(InlineQueryHandler(on_inline(conversation)))
     application.add_error_handler(on_error)
 
     async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         conversation.bot_username = app.bot.username
+        ctx.bot_username = app.bot.username  # the digest links company names to their cards
         await set_command_menus(app.bot, settings.admin_ids)
         if settings.http_port:
             status.start(settings.http_listen, settings.http_port)

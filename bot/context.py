@@ -37,6 +37,7 @@ class AppContext:
         self.settings = settings
         self.db = Database(database_url or settings.effective_database_url)
         self.clock = clock
+        self.bot_username: str | None = None  # known once the Telegram bot has started
 
     def prepare(self) -> None:
         """Bring an embedded SQLite database up to date; insist on it for a server database."""

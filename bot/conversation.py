@@ -17,6 +17,7 @@ from bot import admin_replies, commands, replies
 from bot.chat import BroadcastFn, Button, Caller, Reply, Turn
 from bot.commands import CommandError
 from bot.context import AppContext
+from bot.reply import InlineCard
 from digest.catalog import t
 from digest.html import esc, strip_tags
 
@@ -113,6 +114,10 @@ class Conversation:
             return await command.run(turn)
         except CommandError as exc:
             return [Reply(esc(exc.text(turn.language)))]
+
+    async def inline(self, caller: Caller, query: str) -> list[InlineCard]:
+        """``@bot 寒武纪`` typed in any chat: company cards to post there."""
+        return replies.inline_cards(self._turn(caller), query)
 
     async def callback(self, caller: Caller, data: str) -> list[Reply]:
         kind, _, value = data.partition(":")

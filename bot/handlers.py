@@ -10,7 +10,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from telegram import Update
+from telegram import (
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    LinkPreviewOptions,
+    Update,
+)
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
@@ -78,6 +83,7 @@ def on_text(conversation: Conversation):  # type: ignore[no-untyped-def]
             return
         if not message.text.startswith("/") and caller.chat_kind != ChatType.PRIVATE:
             return  # in groups, plain talk is not for the bot
+        conversation.ctx.bot_username = conversation.ctx.bot_username or context.bot.username
         for reply in await conversation.handle(caller, message.text):
             await message.reply_text(
                 reply.text, parse_mode=ParseMode.HTML, reply_markup=markup(reply), do_quote=False
@@ -102,6 +108,39 @@ def on_button(conversation: Conversation):  # type: ignore[no-untyped-def]
                 await update.effective_chat.send_message(
                     reply.text, parse_mode=ParseMode.HTML, reply_markup=markup(reply)
                 )
+
+    return handle
+
+
+INLINE_CACHE_SECONDS = 300  # Telegram keeps the answer this long for the same query
+
+
+def on_inline(conversation: Conversation):  # type: ignore[no-untyped-def]
+    """``@bot 寒武纪`` in any chat: the company's card as a result to post there."""
+
+    async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.inline_query
+        if query is None:
+            return
+        user = query.from_user
+        code = user.language_code or ""
+        language = "en" if code.startswith("en") else "zh" if code.startswith("zh") else None
+        caller = Caller(user.id, ChatType.SENDER, user.id, None, language)
+        cards = await conversation.inline(caller, query.query)
+        results = [
+            InlineQueryResultArticle(
+                id=c.id,
+                title=c.title,
+                description=c.description,
+                input_message_content=InputTextMessageContent(
+                    c.text,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                ),
+            )
+            for c in cards
+        ]
+        await query.answer(results, cache_time=INLINE_CACHE_SECONDS, is_personal=False)
 
     return handle
 

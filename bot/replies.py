@@ -8,6 +8,7 @@ import asyncio
 from bot import commands
 from bot.chat import Button, Reply, Turn
 from bot.commands import CardLine, CommandError, CompanyCard
+from bot.reply import InlineCard
 from digest.catalog import t
 from digest.companies import Company
 from digest.compose.render import render_telegram
@@ -16,8 +17,14 @@ from digest.text import is_traditional, to_simplified
 from digest.urls import display_url
 from storage.types import Chat
 
+CARD_LINK_PREFIX = "c_"  # t.me/<bot>?start=c_cambricon opens Cambricon's card
+
 
 async def start(turn: Turn) -> list[Reply]:
+    if turn.args and turn.args[0].startswith(CARD_LINK_PREFIX):  # a deep link to a card
+        company = turn.ctx.companies.get(turn.args[0][len(CARD_LINK_PREFIX) :])
+        if company is not None:
+            return [card(turn, commands.company_card(turn.ctx, company))]
     chat = turn.chat()
     editions = ", ".join(chat.editions) or t("common.none", turn.language)
     return turn.reply("start.hello", editions=editions)
@@ -100,7 +107,27 @@ async def company(turn: Turn) -> list[Reply]:
     return [Reply(turn.t("company.which", query=query), buttons)]
 
 
-def card(turn: Turn, card: CompanyCard) -> Reply:
+INLINE_RESULTS = 5
+
+
+def inline_cards(turn: Turn, query: str) -> list[InlineCard]:
+    """Company cards for an inline query: the company it names, or the closest names."""
+    query = query.strip()[:100]
+    if not query:
+        return []
+    match = commands.find_company(turn.ctx, query)
+    found = [match.company] if match.company else []
+    results = []
+    for company in [*found, *match.suggestions][:INLINE_RESULTS]:
+        reply = card(turn, commands.company_card(turn.ctx, company), buttons=False)
+        name = company.display_name(turn.language)
+        results.append(InlineCard(company.id, name, company.description, reply.text))
+    return results
+
+
+def card(turn: Turn, card: CompanyCard, *, buttons: bool = True) -> Reply:
+    """The card; ``buttons``: with paging (not in an inline result, whose buttons would come
+    back without a chat)."""
     firm = card.company
     tickers = ", ".join(firm.tickers) or t("company.unlisted", turn.language)
     segment = t(f"segment.{firm.segment}", turn.language)
@@ -121,7 +148,8 @@ def card(turn: Turn, card: CompanyCard) -> Reply:
         lines.append(_card_line(turn, line))
     if not card.lines:
         lines.append(turn.t("company.no_news"))
-    return Reply("\n".join(lines), _paging(turn, card), edit=card.offset > 0)
+    paging = _paging(turn, card) if buttons else ()
+    return Reply("\n".join(lines), paging, edit=card.offset > 0)
 
 
 def _card_line(turn: Turn, line: CardLine) -> str:

@@ -20,3 +20,13 @@ class Reply:
     text: str  # Telegram HTML
     buttons: Buttons = ()
     edit: bool = False  # replace the message the button was on
+
+
+@dataclass(frozen=True, slots=True)
+class InlineCard:
+    """One inline-mode result (``@bot 寒武纪`` in any chat): posted as ``text``."""
+
+    id: str
+    title: str
+    description: str
+    text: str  # Telegram HTML

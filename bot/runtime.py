@@ -5,6 +5,7 @@ scheduler runs it (see :mod:`bot.leadership`)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -117,11 +118,19 @@ class Runtime:
             queued = self.ctx.db.deliveries.enqueue(digest_id, chats or [], self.ctx.clock())
             log.info("digest %s: %d deliveries queued for the leader", digest_id, queued)
             return BroadcastReport(queued=queued)
+        self._learn_username()
         self.sending.add(digest_id)
         try:
             return await self.broadcaster.broadcast(digest_id, messages, chats)
         finally:
             self.sending.discard(digest_id)
+
+    def _learn_username(self) -> None:
+        """The bot's @username, for the digest's links to company cards (known once the bot
+        has asked getMe)."""
+        if self.ctx.bot_username is None:
+            with contextlib.suppress(RuntimeError):  # not initialised: plain names this time
+                self.ctx.bot_username = self.sender.bot.username
 
     async def deliver_pending(self) -> None:
         """Finish deliveries left pending by anyone: queued by a standby, or interrupted when

@@ -108,6 +108,39 @@ async def test_an_edition_is_one_message_and_a_button_sends_the_rest(
     assert not shown & {line for m in rest for line in strip_tags(m).split("\n")}  # no repeats
 
 
+async def test_inline_query_offers_the_company_card_to_post_anywhere(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    bot_api.push_inline(ALICE, "寒武纪")
+    await until(lambda: len(bot_api.inline_answers) == 1)
+    answer = bot_api.inline_answers[0]
+    first = answer["results"][0]
+    assert first["id"] == "cambricon" and first["type"] == "article"
+    content = first["input_message_content"]
+    assert content["message_text"].startswith("<b>寒武纪 · Cambricon</b>")
+    assert content["link_preview_options"]["is_disabled"] is True
+    bot_api.push_inline(ALICE, "Cambrcon", language="en")  # a typo still finds it
+    await until(lambda: len(bot_api.inline_answers) == 2)
+    assert bot_api.inline_answers[1]["results"][0]["id"] == "cambricon"
+    bot_api.push_inline(ALICE, "")
+    await until(lambda: len(bot_api.inline_answers) == 3)
+    assert bot_api.inline_answers[2]["results"] == []
+
+
+async def test_a_deep_link_opens_a_card_and_the_digest_links_to_them(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    application, ctx = running
+    bot_api.push_message(ALICE, ALICE, "/start c_moore-threads")
+    await until(lambda: len(bot_api.texts(ALICE)) == 1)
+    assert bot_api.texts(ALICE)[0].startswith("<b>摩尔线程 · Moore Threads</b>")
+    chat = ctx.db.chats.upsert(BOB, "private", None, datetime.now(UTC))
+    ctx.db.chats.subscribe(chat.id, ["morning"])
+    await runtime(application).run_edition("morning")
+    edition = bot_api.texts(BOB)[0]
+    assert '<a href="https://t.me/chipdigest_bot?start=c_huawei">华为 (Huawei)</a>' in edition
+
+
 async def test_company_by_chinese_name_and_ticker_gives_the_same_card(
     running: Running, bot_api: FakeBotAPI
 ) -> None:

@@ -105,12 +105,18 @@ def edition_messages(
     ctx: AppContext, digest: Digest, language: str, digest_id: int | None
 ) -> list[Part]:
     reader = ctx.composer.in_language(digest, language)
-    messages: list[Part] = list(render_telegram(reader))
+    messages: list[Part] = list(render_telegram(reader, company_link=card_link(ctx)))
     if digest_id is not None and reader.more and messages:
         last = messages[-1]
         assert isinstance(last, str)
         messages[-1] = Reply(last, rest_button(language, digest_id, 0, reader.omitted))
     return messages
+
+
+def card_link(ctx: AppContext) -> str | None:
+    """The deep link that opens a company's card (``{id}`` for the company), once the bot's
+    username is known."""
+    return f"https://t.me/{ctx.bot_username}?start=c_{{id}}" if ctx.bot_username else None
 
 
 def rest_button(language: str, digest_id: int, start: int, count: int) -> Buttons:

@@ -134,7 +134,9 @@ QUOTE_CHARS = 1500
 Block = tuple[str, str | None]  # (HTML, the heading to repeat if a message starts with it)
 
 
-def telegram_blocks(digest: Digest, marks: bool = False) -> list[Block]:
+def telegram_blocks(
+    digest: Digest, marks: bool = False, company_link: str | None = None
+) -> list[Block]:
     """Units that are never split: the title, each section heading with its first bullet,
     each further bullet, the companies, each source line. A further bullet or source line
     carries its section's heading: a message that starts with it repeats the heading."""
@@ -152,7 +154,10 @@ def telegram_blocks(digest: Digest, marks: bool = False) -> list[Block]:
     if digest.more:
         blocks.append((f"\n<i>{esc(t('digest.more', language, count=digest.omitted))}</i>", None))
     if digest.companies:
-        blocks += _group(digest.headings["companies"], [esc(_companies_line(digest))], language)
+        line = _linked_companies(digest, company_link) if company_link else _companies_line(digest)
+        blocks += _group(
+            digest.headings["companies"], [line if company_link else esc(line)], language
+        )
     source_lines = [
         f"[{s.number}] {link(s.link, shorten(s.headline(language), SOURCE_TITLE_CHARS))}"
         f" — {esc(s.outlet)}"
@@ -181,14 +186,28 @@ def _group(heading: str, lines: list[str], language: str) -> list[Block]:
     return [first, *((line, again) for line in lines[1:])]
 
 
+def _linked_companies(digest: Digest, company_link: str) -> str:
+    """The companies line with each name a link to its card (a bot deep link)."""
+    shown = digest.companies[:COMPANIES_SHOWN]
+    line = ", ".join(f"{link(company_link.format(id=c.id), c.name)} ({c.stories})" for c in shown)
+    others = len(digest.companies) - len(shown)
+    more = t("digest.more_companies", digest.language, count=others)
+    return f"{line} {esc(more)}" if others > 0 else line
+
+
 def render_telegram(
-    digest: Digest, limit: int = MESSAGE_LIMIT, *, marks: bool = False
+    digest: Digest,
+    limit: int = MESSAGE_LIMIT,
+    *,
+    marks: bool = False,
+    company_link: str | None = None,
 ) -> list[str]:
     """Messages of at most ``limit`` characters, split only between blocks; a section that
     goes on in the next message takes its heading along. ``marks``: say which points the
-    model wrote (the admin's preview)."""
+    model wrote (the admin's preview); ``company_link``: a URL template with ``{id}`` that
+    links each company name to its card."""
     verify_citations(digest)
-    return pack(telegram_blocks(digest, marks), limit)
+    return pack(telegram_blocks(digest, marks, company_link), limit)
 
 
 def pack(blocks: Iterable[Block], limit: int) -> list[str]:

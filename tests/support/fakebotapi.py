@@ -12,6 +12,8 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import default as email_default
 from html import unescape
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -81,6 +83,24 @@ def visible_length(text: str, html: bool) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
+    """Form fields as values (JSON where they are JSON); files as {filename, content}."""
+    message = BytesParser(policy=email_default).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    params: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        payload = payload if isinstance(payload, bytes) else b""
+        filename = part.get_filename()
+        if filename is not None:
+            params[str(name)] = {"filename": filename, "content": payload}
+        else:
+            params[str(name)] = _json(payload.decode("utf-8"))
+    return params
+
+
 class FakeBotAPI:
     def __init__(self) -> None:
         self.messages: dict[int, list[dict[str, Any]]] = {}
@@ -105,6 +125,8 @@ class FakeBotAPI:
         self.slow_answers: dict[int, float] = {}
         self.edits: list[dict[str, Any]] = []
         self.answered_callbacks = 0
+        self.inline_answers: list[dict[str, Any]] = []  # answerInlineQuery as received
+        self.files: dict[int, list[dict[str, Any]]] = {}  # chat id -> sendPhoto / sendDocument
         self.webhook: dict[str, Any] | None = None  # what setWebhook was last given
         server = self
 
@@ -217,6 +239,24 @@ class FakeBotAPI:
         update["message"]["migrate_from_chat_id"] = old_chat_id
         self._push(update)
 
+    def push_inline(self, user_id: int, query: str, language: str = "zh-hans") -> None:
+        """A user typing ``@bot <query>`` in any chat."""
+        with self._lock:
+            update_id = self._next_update_id
+            self._next_update_id += 1
+        user = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
+        self._push(
+            {
+                "update_id": update_id,
+                "inline_query": {
+                    "id": f"iq{update_id}",
+                    "from": {**user, "language_code": language},
+                    "query": query,
+                    "offset": "",
+                },
+            }
+        )
+
     def push_callback(self, chat_id: int, user_id: int, data: str, message_id: int = 1) -> None:
         self._push(self.callback_update(chat_id, user_id, data, message_id))
 
@@ -274,6 +314,8 @@ class FakeBotAPI:
     def _params(content_type: str, body: bytes) -> dict[str, Any]:
         if "json" in content_type:
             return dict(json.loads(body or b"{}"))
+        if "multipart/form-data" in content_type:  # a file upload (sendPhoto, sendDocument)
+            return _multipart(content_type, body)
         params: dict[str, Any] = {}
         for key, value in parse_qsl(body.decode("utf-8"), keep_blank_values=True):
             try:
@@ -321,7 +363,7 @@ class FakeBotAPI:
                 "username": "chipdigest_bot",
                 "can_join_groups": True,
                 "can_read_all_group_messages": False,
-                "supports_inline_queries": False,
+                "supports_inline_queries": True,
             },
         }
 
@@ -367,6 +409,52 @@ class FakeBotAPI:
         with self._lock:
             self.answered_callbacks += 1
         return 200, {"ok": True, "result": True}
+
+    def _api_answerInlineQuery(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        results = _json(params.get("results")) or []
+        ids = [r.get("id") for r in results]
+        if len(results) > 50 or len(set(ids)) != len(ids) or any(len(str(i)) > 64 for i in ids):
+            return self._error(400, "Bad Request: RESULT_ID_DUPLICATE or too many results")
+        for result in results:
+            content = result.get("input_message_content") or {}
+            text = str(content.get("message_text", ""))
+            if content.get("parse_mode") == "HTML" and (problem := entity_error(text)):
+                return self._error(400, f"Bad Request: can't parse entities: {problem}")
+            if visible_length(text, content.get("parse_mode") == "HTML") > 4096:
+                return self._error(400, "Bad Request: MESSAGE_TOO_LONG")
+        with self._lock:
+            self.inline_answers.append({**params, "results": results})
+        return 200, {"ok": True, "result": True}
+
+    def _api_sendPhoto(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return self._send_file("photo", params)
+
+    def _api_sendDocument(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return self._send_file("document", params)
+
+    def _send_file(self, kind: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        chat_id = int(params["chat_id"])
+        upload = params.get(kind)
+        if not isinstance(upload, dict) or not upload.get("content"):
+            return self._error(400, f"Bad Request: there is no {kind} in the request")
+        caption = str(params.get("caption", ""))
+        if params.get("parse_mode") == "HTML" and (problem := entity_error(caption)):
+            return self._error(400, f"Bad Request: can't parse entities: {problem}")
+        if visible_length(caption, params.get("parse_mode") == "HTML") > 1024:
+            return self._error(400, "Bad Request: message caption is too long")
+        with self._lock:
+            message_id = self._next_message_id
+            self._next_message_id += 1
+            self.files.setdefault(chat_id, []).append({"kind": kind, "caption": caption, **upload})
+        return 200, {
+            "ok": True,
+            "result": {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+                "caption": caption,
+            },
+        }
 
     def _api_editMessageText(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         chat_id = int(params["chat_id"])
