@@ -11,7 +11,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import (
+    Chat,
     InlineQueryResultArticle,
+    InputFile,
     InputTextMessageContent,
     LinkPreviewOptions,
     Update,
@@ -23,6 +25,7 @@ from telegram.ext import ContextTypes
 from bot import commands
 from bot.conversation import Caller, Conversation
 from bot.delivery import markup
+from bot.reply import Reply
 from digest.catalog import t
 
 log = logging.getLogger(__name__)
@@ -85,6 +88,9 @@ def on_text(conversation: Conversation):  # type: ignore[no-untyped-def]
             return  # in groups, plain talk is not for the bot
         conversation.ctx.bot_username = conversation.ctx.bot_username or context.bot.username
         for reply in await conversation.handle(caller, message.text):
+            if reply.file is not None:
+                await send_file(message.chat, reply)
+                continue
             await message.reply_text(
                 reply.text, parse_mode=ParseMode.HTML, reply_markup=markup(reply), do_quote=False
             )
@@ -110,6 +116,16 @@ def on_button(conversation: Conversation):  # type: ignore[no-untyped-def]
                 )
 
     return handle
+
+
+async def send_file(chat: Chat, reply: Reply) -> None:
+    """A chart as a photo, an export as a document; the reply's text is the caption."""
+    assert reply.file is not None
+    upload = InputFile(reply.file.content, filename=reply.file.filename)
+    if reply.file.kind == "photo":
+        await chat.send_photo(upload, caption=reply.text, parse_mode=ParseMode.HTML)
+    else:
+        await chat.send_document(upload, caption=reply.text, parse_mode=ParseMode.HTML)
 
 
 INLINE_CACHE_SECONDS = 300  # Telegram keeps the answer this long for the same query

@@ -8,7 +8,7 @@ import asyncio
 from bot import commands
 from bot.chat import Button, Reply, Turn
 from bot.commands import CardLine, CommandError, CompanyCard
-from bot.reply import InlineCard
+from bot.reply import InlineCard, Upload
 from digest.catalog import t
 from digest.companies import Company
 from digest.compose.render import render_telegram
@@ -251,3 +251,15 @@ async def sources(turn: Turn) -> list[Reply]:
         state = "✓" if s.enabled and not s.error_count else ("⚠" if s.enabled else "✗")
         lines.append(f"{state} {s.id}. {esc(s.title or display_url(s.url))}")
     return [Reply("\n".join(lines[:60]))]
+
+
+async def export(turn: Turn) -> list[Reply]:
+    """``/export 寒武纪 [30d]``: the company's reports as a CSV document."""
+    result = commands.export_company(turn.ctx, turn.args)
+    caption = turn.t(
+        "export.caption",
+        name=esc(result.company.display_name(turn.language)),
+        span=esc(result.span),
+        count=result.rows,
+    )
+    return [Reply(caption, file=Upload("document", result.filename, result.content))]

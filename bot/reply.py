@@ -16,10 +16,20 @@ Buttons = tuple[tuple[Button, ...], ...]  # rows of buttons
 
 
 @dataclass(frozen=True, slots=True)
+class Upload:
+    """A file a reply carries: a chart (photo) or an export (document)."""
+
+    kind: str  # "photo" or "document"
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
-    text: str  # Telegram HTML
+    text: str  # Telegram HTML (a file's caption when the reply carries one: at most 1024)
     buttons: Buttons = ()
     edit: bool = False  # replace the message the button was on
+    file: Upload | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -188,9 +189,14 @@ def _print_digest(digest: Digest, fmt: str) -> None:
 
 
 def print_replies(replies: Sequence[Reply]) -> list[Button]:
+    """Replies as terminal text; a chart or an export is saved in the working folder."""
     buttons: list[Button] = []
     for reply in replies:
         print(strip_tags(reply.text))
+        if reply.file is not None:
+            path = Path(reply.file.filename)
+            path.write_bytes(reply.file.content)
+            print(f"  [{reply.file.kind} saved as {path.resolve()}]")
         for row in reply.buttons:
             for button in row:
                 buttons.append(button)

@@ -285,6 +285,7 @@ class ItemRepository:
                 relevance=row.relevance,
                 relevant=row.relevant,
                 tokens=decode_tokens(row.tokens) if with_tokens else (),
+                title_companies=tuple((row.title_companies or "").split()),
             )
             for row in rows
         ]

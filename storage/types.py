@@ -82,6 +82,11 @@ class Item:
     relevance: float
     relevant: bool
     tokens: SentenceTokens = ()  # word tokens sentence by sentence (match form), when read
+    title_companies: tuple[str, ...] = ()  # named in the title: the item is about them
+
+    def is_about(self, company_id: str) -> bool:
+        """About the company (named in the title), not only mentioning it."""
+        return company_id in self.title_companies
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -139,6 +141,24 @@ async def test_a_deep_link_opens_a_card_and_the_digest_links_to_them(
     await runtime(application).run_edition("morning")
     edition = bot_api.texts(BOB)[0]
     assert '<a href="https://t.me/chipdigest_bot?start=c_huawei">华为 (Huawei)</a>' in edition
+
+
+async def test_export_sends_a_csv_document_an_analyst_opens(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    bot_api.push_message(ALICE, ALICE, "/export 寒武纪 30d")
+    await until(lambda: bool(bot_api.files.get(ALICE)))
+    document = bot_api.files[ALICE][0]
+    assert document["kind"] == "document" and document["filename"].startswith("cambricon-30d-")
+    assert document["content"].startswith("\ufeff".encode())  # BOM: spreadsheets read UTF-8
+    rows = list(csv.reader(io.StringIO(document["content"].decode("utf-8-sig"))))
+    assert rows[0] == ["date", "title", "outlet", "link", "about_or_mentioned", "story", "relevant"]
+    assert len(rows) > 3 and {r[4] for r in rows[1:]} <= {"about", "mentioned"}
+    assert any(r[4] == "about" and "寒武纪" in r[1] for r in rows[1:])
+    assert f"{len(rows) - 1} 条" in document["caption"]
+    bot_api.push_message(ALICE, ALICE, "/export")
+    await until(lambda: len(bot_api.texts(ALICE)) == 1)
+    assert "/export" in bot_api.texts(ALICE)[0]  # the usage, in the chat's language
 
 
 async def test_company_by_chinese_name_and_ticker_gives_the_same_card(

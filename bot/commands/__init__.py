@@ -36,6 +36,7 @@ from bot.commands.digests import (
     save_digest,
 )
 from bot.commands.errors import CommandError, check_feed_url, parse_duration
+from bot.commands.exports import Export, export_company
 from bot.commands.sources import (
     add_source,
     enable_source,
@@ -55,6 +56,7 @@ __all__ = [
     "CompanyCard",
     "CompanyMatch",
     "DigestResult",
+    "Export",
     "PushOutcome",
     "PushPreview",
     "add_source",
@@ -69,6 +71,7 @@ __all__ = [
     "edition_label",
     "edition_messages",
     "enable_source",
+    "export_company",
     "export_opml",
     "fetch",
     "find_company",
