@@ -52,6 +52,7 @@ COMMANDS: dict[str, Command] = {
         Command("company", replies.company),
         Command("companies", replies.companies),
         Command("search", replies.search),
+        Command("trend", replies.trend),
         Command("export", replies.export),
         Command("follow", replies.follow, group_admin=True),
         Command("unfollow", replies.unfollow, group_admin=True),

@@ -33,7 +33,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    LinkPreviewOptions,
+)
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -46,7 +52,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from bot.ratelimit import RateLimiter
-from bot.reply import Reply
+from bot.reply import Reply, Upload
 from digest.errors import DigestError
 from digest.html import strip_tags
 from storage import Database
@@ -152,6 +158,7 @@ class Sender:
         message: str,
         report: BroadcastReport,
         buttons: InlineKeyboardMarkup | None = None,
+        file: Upload | None = None,
     ) -> Chat:
         """Send one message; returns the chat (its id may have changed). Raises
         :class:`Blocked` when the chat is gone for good, TelegramError when it kept failing."""
@@ -161,6 +168,12 @@ class Sender:
         while True:
             await self.limiter.acquire(chat)
             try:
+                if file is not None:  # a chart: the text is its caption
+                    upload = InputFile(file.content, filename=file.filename)
+                    await self.bot.send_photo(
+                        chat.chat_id, upload, caption=text, parse_mode=parse_mode
+                    )
+                    return chat
                 await self.bot.send_message(
                     chat.chat_id,
                     text,
@@ -327,11 +340,12 @@ class Broadcaster:
         self, progress: _Progress, part: int, message: Part, report: BroadcastReport
     ) -> None:
         delivery = progress.delivery
-        text, buttons = (
-            (message, None) if isinstance(message, str) else (message.text, markup(message))
-        )
+        if isinstance(message, str):
+            text, buttons, file = message, None, None
+        else:
+            text, buttons, file = message.text, markup(message), message.file
         try:
-            progress.chat = await self.sender.send(progress.chat, text, report, buttons)
+            progress.chat = await self.sender.send(progress.chat, text, report, buttons, file)
         except Blocked as exc:
             progress.done = True
             self.db.deliveries.update(delivery.id, self._clock(), status="blocked", error=str(exc))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot import commands
+from bot import charts, commands
 from bot.chat import Button, Reply, Turn
 from bot.commands import CardLine, CommandError, CompanyCard
 from bot.reply import InlineCard, Upload
@@ -13,7 +13,7 @@ from digest.catalog import t
 from digest.companies import Company
 from digest.compose.render import render_telegram
 from digest.html import esc, link
-from digest.text import is_traditional, to_simplified
+from digest.text import is_traditional, shorten, to_simplified
 from digest.urls import display_url
 from storage.types import Chat
 
@@ -263,3 +263,27 @@ async def export(turn: Turn) -> list[Reply]:
         count=result.rows,
     )
     return [Reply(caption, file=Upload("document", result.filename, result.content))]
+
+
+TREND_TITLE_CHARS = 60
+
+
+async def trend(turn: Turn) -> list[Reply]:
+    """``/trend 寒武纪 [90d]``: a chart of the company's stories over time."""
+    result = commands.company_trend(turn.ctx, turn.args)
+    chart = await asyncio.to_thread(charts.trend_chart, result, turn.language)  # ~0.3 s of CPU
+    lines = [
+        turn.t(
+            "trend.caption",
+            name=esc(result.company.display_name(turn.language)),
+            span=esc(result.span),
+            stories=result.stories,
+            about=sum(result.about),
+            mentioned=sum(result.mentioned),
+        )
+    ]
+    for number, story in enumerate(result.biggest, 1):
+        title = esc(shorten(story.title, TREND_TITLE_CHARS))
+        lines.append(f"{number}. {story.day:%m-%d} {title} ({story.reports})")
+    photo = Upload("photo", f"{result.company.id}-trend.png", chart.png)
+    return [Reply("\n".join(lines), file=photo)]

@@ -161,6 +161,34 @@ async def test_export_sends_a_csv_document_an_analyst_opens(
     assert "/export" in bot_api.texts(ALICE)[0]  # the usage, in the chat's language
 
 
+async def test_trend_sends_a_chart_of_the_companys_stories(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    bot_api.push_message(ALICE, ALICE, "/trend 华为 30d")
+    await until(lambda: bool(bot_api.files.get(ALICE)), timeout=20)
+    photo = bot_api.files[ALICE][0]
+    assert photo["kind"] == "photo" and photo["content"].startswith(b"\x89PNG\r\n\x1a\n")
+    assert "华为" in photo["caption"] and "个事件" in photo["caption"]
+    assert "\n1. " in photo["caption"]  # the biggest stories, numbered as on the chart
+    bot_api.push_message(ALICE, ALICE, "/trend 华为 3d")
+    await until(lambda: len(bot_api.texts(ALICE)) == 1)
+    assert "7" in bot_api.texts(ALICE)[0]  # the span's bounds, in the chat's language
+
+
+async def test_the_weekly_edition_carries_a_chart_of_the_weeks_companies(
+    running: Running, bot_api: FakeBotAPI
+) -> None:
+    application, ctx = running
+    chat = ctx.db.chats.upsert(BOB, "private", None, datetime.now(UTC), language="en")
+    ctx.db.chats.subscribe(chat.id, ["weekly"])
+    report = await runtime(application).run_edition("weekly")
+    assert report.sent == 1 and report.failed == 0
+    [chart] = bot_api.files[BOB]
+    assert chart["kind"] == "photo" and chart["content"].startswith(b"\x89PNG")
+    assert chart["caption"] == "The week's most-covered companies"
+    assert ctx.db.deliveries.counts().get("sent") == 1  # the chart is a part of the delivery
+
+
 async def test_company_by_chinese_name_and_ticker_gives_the_same_card(
     running: Running, bot_api: FakeBotAPI
 ) -> None:

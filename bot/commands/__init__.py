@@ -47,6 +47,7 @@ from bot.commands.sources import (
     list_sources,
     remove_source,
 )
+from bot.commands.trends import Trend, company_trend
 
 __all__ = [
     "COMPANY_PAGE",
@@ -59,12 +60,14 @@ __all__ = [
     "Export",
     "PushOutcome",
     "PushPreview",
+    "Trend",
     "add_source",
     "change_settings",
     "check_editions",
     "check_feed_url",
     "companies_named",
     "company_card",
+    "company_trend",
     "compose_digest",
     "decide_push",
     "digest_by_id",

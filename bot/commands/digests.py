@@ -8,16 +8,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot import charts
 from bot.chat import Button, Buttons, Reply
 from bot.commands.errors import CommandError, parse_duration
 from bot.context import AppContext
 from bot.delivery import BroadcastReport, Messages, Part
+from bot.reply import Upload
 from digest.catalog import t
 from digest.compose.model import Digest, rest_of
 from digest.compose.render import render_telegram
+from digest.html import esc
 from storage.types import Chat, PushRequest
 
 DEFAULT_EDITION = "default"
+WEEKLY = "weekly"  # the edition that carries a chart of the week's companies
 FIRST_WINDOW = timedelta(hours=24)  # an edition's first digest looks back this far
 
 
@@ -110,7 +114,17 @@ def edition_messages(
         last = messages[-1]
         assert isinstance(last, str)
         messages[-1] = Reply(last, rest_button(language, digest_id, 0, reader.omitted))
+    if digest.edition.split("@")[0] == WEEKLY and reader.companies:
+        messages.append(week_chart(ctx, reader))
     return messages
+
+
+def week_chart(ctx: AppContext, reader: Digest) -> Reply:
+    """The weekly edition's chart: the companies most of the week's stories named."""
+    english = {c.id: c.name_en for c in ctx.companies}
+    chart = charts.companies_chart(reader.companies, english, reader.language)
+    caption = t("trend.week_title", reader.language)
+    return Reply(esc(caption), file=Upload("photo", "week-companies.png", chart.png))
 
 
 def card_link(ctx: AppContext) -> str | None:
