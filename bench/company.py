@@ -1,4 +1,4 @@
-"""/company reply latency with a large database.
+"""/company, /search, inline-query and /trend latency with a large database.
 
     python bench/company.py --items 1000000 --queries 200 [--database URL]
 
@@ -6,7 +6,8 @@ Fills a fresh SQLite file (or the empty PostgreSQL database given) with N items 
 the tracked companies (bulk inserts through the real schema, full-text indexes included), then
 times the command layer answering
 ``/company`` for names, tickers and near-misses, and ``/search`` for a word found in one
-item in forty: p50 and p95 in milliseconds.
+item in forty, inline queries (``@bot 寒武纪``: up to five cards), and ``/trend`` (the 90 days'
+stories read and the chart drawn as PNG): p50 and p95 in milliseconds.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert
 
+from bot import charts, commands
 from bot.config import load_settings
 from bot.context import AppContext
 from bot.conversation import Caller, Conversation
@@ -102,6 +104,30 @@ async def time_queries(ctx: AppContext, queries: list[str]) -> list[float]:
     return sorted(seconds)
 
 
+async def time_inline(ctx: AppContext, queries: list[str]) -> list[float]:
+    talk = Conversation(ctx)
+    caller = Caller(1, "sender", 1)
+    await talk.inline(caller, queries[0])  # warm-up
+    seconds = []
+    for query in queries:
+        started = time.perf_counter()
+        cards = await talk.inline(caller, query)
+        seconds.append(time.perf_counter() - started)
+        assert cards, query
+    return sorted(seconds)
+
+
+def time_trend(ctx: AppContext, runs: int) -> list[float]:
+    charts.trend_chart(commands.company_trend(ctx, ["寒武纪", "90d"]), "zh")  # warm-up: imports
+    seconds = []
+    for n in range(runs):
+        started = time.perf_counter()
+        trend = commands.company_trend(ctx, [QUERIES[n % len(QUERIES)], "90d"])
+        charts.trend_chart(trend, "zh")
+        seconds.append(time.perf_counter() - started)
+    return sorted(seconds)
+
+
 def percentiles(latencies: list[float]) -> str:
     p50 = statistics.median(latencies) * 1000
     p95 = latencies[int(len(latencies) * 0.95) - 1] * 1000
@@ -120,10 +146,14 @@ def measure(url: str, items: int, queries: int) -> None:
     search = [f"/search {companies[n % len(companies)]}" for n in range(queries)]
     by_company = asyncio.run(time_queries(ctx, company))
     by_search = asyncio.run(time_queries(ctx, search))
+    inline = [QUERIES[n % len(QUERIES)] for n in range(queries)]
+    by_inline = asyncio.run(time_inline(ctx, inline))
+    by_trend = time_trend(ctx, max(10, queries // 10))
     print(
         f"{ctx.db.engine.dialect.name}, {items} items (filled in {filled:.0f} s), "
         f"{queries} queries each: /company {percentiles(by_company)}; "
-        f"/search {percentiles(by_search)}"
+        f"/search {percentiles(by_search)}; inline {percentiles(by_inline)}; "
+        f"/trend 90d ({len(by_trend)} runs) {percentiles(by_trend)}"
     )
     ctx.close()
 
