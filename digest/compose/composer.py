@@ -147,7 +147,7 @@ class Composer:
         stories = [r.story for r in ranked]
         placed = self._place(stories)
         shown, more = self.size.split(placed)
-        drafts = Drafts.extract(self.extractor, stories, language)
+        drafts = Drafts.extract(self.extractor, stories, language, self.timezone)
         if self.writer is not None and shown:
             drafts.write(self.writer, [(spec.core, story) for spec, story in shown])
         sections, more_sections, sources = drafts.number(

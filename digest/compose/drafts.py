@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import tzinfo
 
 from digest.compose.answers import InsightBrief, StoryBrief, WrittenInsight
 from digest.compose.keypoints import KeyPointExtractor, StoryInput
@@ -40,12 +41,17 @@ class Drafts:
     versions: dict[int, dict[str, Version]]  # story → language → version (best first)
     cited: dict[int, tuple[Item, ...]]  # story → the reports its point cites, best first
     stories: dict[int, StoryInput]
+    timezone: tzinfo | None = None  # for each point's date
     insights: list[WrittenInsight] = field(default_factory=list)
     headlines: dict[int, dict[str, str]] = field(default_factory=dict)  # item → lang → text
 
     @classmethod
     def extract(
-        cls, extractor: KeyPointExtractor, stories: Sequence[StoryInput], language: str
+        cls,
+        extractor: KeyPointExtractor,
+        stories: Sequence[StoryInput],
+        language: str,
+        timezone: tzinfo | None = None,
     ) -> Drafts:
         extracted = extract_versions(extractor, stories)
         versions: dict[int, dict[str, Version]] = {}
@@ -62,7 +68,7 @@ class Drafts:
             cited[story.story_id] = tuple(
                 sorted(story.items, key=lambda i: i.id != lead)[:MAX_CITED]
             )
-        return cls(language, versions, cited, {s.story_id: s for s in stories})
+        return cls(language, versions, cited, {s.story_id: s for s in stories}, timezone)
 
     def write(self, writer: ModelWriter, shown: Sequence[tuple[bool, StoryInput]]) -> None:
         """The model's points for the shown stories in both languages, and Core Insights
@@ -87,6 +93,12 @@ class Drafts:
             ]
             self.insights = writer.write_insights(insight_briefs, budget)
 
+    def day_of(self, stories: Sequence[StoryInput]) -> str | None:
+        if self.timezone is None:
+            return None
+        newest = max(i.published_at for s in stories for i in s.items)
+        return newest.astimezone(self.timezone).date().isoformat()
+
     def story_draft(self, story: StoryInput) -> Draft:
         versions = self.versions[story.story_id]
         first = versions.get(self.language) or next(iter(versions.values()))
@@ -99,6 +111,7 @@ class Drafts:
             max(len(story.items) - MAX_CITED, 0),
             tuple(versions.values()),
             first.by,
+            day=self.day_of([story]),
         )
         return Draft(point, tuple(i.id for i in self.cited[story.story_id]))
 
@@ -122,6 +135,7 @@ class Drafts:
                 versions,
                 "model",
                 insight.story_ids,
+                self.day_of([self.stories[sid] for sid in insight.story_ids]),
             )
             drafts.append(Draft(point, item_ids))
         return drafts

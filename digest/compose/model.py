@@ -50,6 +50,7 @@ class KeyPoint:
     versions: tuple[Version, ...] = ()  # the point in each language the story was told in
     by: str = "extract"  # "model" when the language model wrote it (and it passed the check)
     stories: tuple[int, ...] = ()  # a Core Insight: the stories it draws on
+    day: str | None = None  # ISO date (digest's time zone) of the story's latest report
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,11 @@ class Digest:
     def key_points(self) -> list[KeyPoint]:
         """Every point, the shown ones first, then those beyond the edition's size."""
         return [kp for section in (*self.sections, *self.more) for kp in section.key_points]
+
+    @property
+    def spans_days(self) -> bool:
+        """Its points are of more than one day: each shows its date."""
+        return len({p.day for p in self.key_points() if p.day}) > 1
 
     @property
     def omitted(self) -> int:
@@ -142,6 +148,7 @@ def _sections(data: Any) -> tuple[Section, ...]:
                     tuple(Version(**v) for v in k.get("versions", ())),
                     k.get("by", "extract"),
                     tuple(k.get("stories", ())),
+                    k.get("day"),
                 )
                 for k in s["key_points"]
             ),

@@ -32,6 +32,14 @@ def _text(point: KeyPoint, language: str, marks: bool = False) -> str:
     return text
 
 
+def _day(point: KeyPoint, digest: Digest) -> str:
+    """ "11月23日 " before a point when the digest's points are of several days."""
+    if not (point.day and digest.spans_days):
+        return ""
+    _, month, day = (int(part) for part in point.day.split("-"))
+    return t("digest.day", digest.language, month=month, day=day) + " "
+
+
 def _more_line(digest: Digest) -> list[str]:
     return [t("digest.more", digest.language, count=digest.omitted), ""] if digest.more else []
 
@@ -71,7 +79,8 @@ def render_text(digest: Digest, *, marks: bool = False) -> str:
     for section in digest.sections:
         lines.append(section.heading)
         lines.extend(
-            f"• {_text(p, digest.language, marks)} {_citations(p, digest.language)}"
+            f"• {_day(p, digest)}{_text(p, digest.language, marks)} "
+            f"{_citations(p, digest.language)}"
             for p in section.key_points
         )
         lines.append("")
@@ -104,7 +113,7 @@ def render_markdown(digest: Digest, *, marks: bool = False) -> str:
     for section in digest.sections:
         lines += [f"## {md_escape(section.heading)}", ""]
         lines.extend(
-            f"- {md_escape(_text(p, digest.language, marks))} "
+            f"- {md_escape(_day(p, digest) + _text(p, digest.language, marks))} "
             + "".join(f"[\\[{n}\\]](#source-{n})" for n in p.citations)
             + md_escape(_uncited(p, digest.language))
             for p in section.key_points
@@ -147,7 +156,8 @@ def telegram_blocks(
     links = {s.number: s.link for s in digest.sources}
     for section in digest.sections:
         bullets = [
-            f"• {esc(_text(p, language, marks))} {_linked_citations(p, language, links)}"
+            f"• {esc(_day(p, digest) + _text(p, language, marks))} "
+            f"{_linked_citations(p, language, links)}"
             for p in section.key_points
         ]
         blocks += _group(section.heading, bullets, language)
