@@ -54,7 +54,12 @@ async def decide_push(turn: Turn, decision: str, token: str) -> list[Reply]:
         key, params = "push.queued", {"count": outcome.queued}
     else:
         key = "push.sent"
-        params = {"sent": outcome.sent, "failed": outcome.failed, "blocked": outcome.blocked}
+        params = {
+            "sent": outcome.sent,
+            "failed": outcome.failed,
+            "blocked": outcome.blocked,
+            "seconds": round(outcome.seconds),
+        }
     return [Reply(turn.t(key, **params), edit=True)]
 
 

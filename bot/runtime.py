@@ -14,13 +14,16 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from telegram.error import TelegramError
 
 from bot import commands
 from bot.alerts import send_alerts
 from bot.commands import CommandError
 from bot.context import AppContext
-from bot.delivery import Broadcaster, BroadcastReport, Messages, Sender
+from bot.delivery import Blocked, Broadcaster, BroadcastReport, Messages, Sender
+from digest.catalog import t
 from digest.errors import DigestError
+from digest.html import esc
 from storage import StorageError
 from storage.types import Chat
 
@@ -125,6 +128,29 @@ class Runtime:
         finally:
             self.sending.discard(digest_id)
 
+    async def report_push(self, digest_id: int) -> None:
+        """Tell the admin who approved a push how it went, once its deliveries have ended
+        (a standby queued it; this process, the leader, sent it)."""
+        report = commands.push_report(self.ctx, digest_id)
+        if report is None:
+            return
+        known = self.ctx.db.chats.get(report.admin_id)
+        language = known.language if known else self.ctx.settings.digest_language
+        text = t(
+            "push.report",
+            language,
+            edition=report.edition,
+            sent=report.sent,
+            failed=report.failed,
+            blocked=report.blocked,
+            seconds=round(report.seconds),
+        )
+        admin = known or Chat(0, report.admin_id, "private", None, language, "UTC", True)
+        try:
+            await self.sender.send(admin, esc(text), BroadcastReport())
+        except (TelegramError, Blocked) as exc:
+            log.warning("push %s: could not tell admin %s: %s", digest_id, report.admin_id, exc)
+
     def _learn_username(self) -> None:
         """The bot's @username, for the digest's links to company cards (known once the bot
         has asked getMe)."""
@@ -148,6 +174,7 @@ class Runtime:
                 await self.broadcast(
                     digest_id, commands.messages_for_chats(self.ctx, digest, digest_id), None
                 )
+                await self.report_push(digest_id)
             except (CommandError, DigestError, KeyError, ValueError) as exc:
                 # One digest that cannot be sent must not come back every interval and hold up
                 # the others: its deliveries fail, with the reason admins see.

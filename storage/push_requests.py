@@ -42,9 +42,52 @@ class PushRequestRepository:
                 return None
             row = session.get(PushRequestRow, token)
             assert row is not None
-            return PushRequest(row.token, row.edition, row.admin_id, row.structure, row.created_at)
+            return _request(row)
+
+    def attach_digest(self, token: str, digest_id: int) -> None:
+        """The digest an approved push was saved as (its deliveries tell how it went)."""
+        with self._store.session() as session:
+            session.execute(
+                update(PushRequestRow)
+                .where(PushRequestRow.token == token)
+                .values(digest_id=digest_id)
+            )
+
+    def claim_report(self, digest_id: int, now: datetime) -> PushRequest | None:
+        """The approved push of ``digest_id`` whose admin has not been told yet, claimed once
+        (whichever process finishes the deliveries reports)."""
+        with self._store.session() as session:
+            token = session.scalar(
+                select(PushRequestRow.token).where(
+                    PushRequestRow.digest_id == digest_id, PushRequestRow.reported_at.is_(None)
+                )
+            )
+            if token is None:
+                return None
+            claim = (
+                update(PushRequestRow)
+                .where(PushRequestRow.token == token, PushRequestRow.reported_at.is_(None))
+                .values(reported_at=now)
+            )
+            if session.execute(claim).rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            row = session.get(PushRequestRow, token)
+            assert row is not None
+            return _request(row)
 
     def count_pending(self) -> int:
         query = select(PushRequestRow.token).where(PushRequestRow.decision.is_(None))
         with self._store.session() as session:
             return len(list(session.scalars(query)))
+
+
+def _request(row: PushRequestRow) -> PushRequest:
+    return PushRequest(
+        row.token,
+        row.edition,
+        row.admin_id,
+        row.structure,
+        row.created_at,
+        row.decided_at,
+        row.digest_id,
+    )

@@ -234,6 +234,9 @@ class PushRequestRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decision: Mapped[str | None] = mapped_column(String(16))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Once approved: the digest saved for it, and when its admin was told how it went.
+    digest_id: Mapped[int | None] = mapped_column(Integer)
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WritingRow(Base):

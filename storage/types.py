@@ -155,6 +155,8 @@ class PushRequest:
     admin_id: int
     structure: str
     created_at: datetime
+    decided_at: datetime | None = None
+    digest_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -279,3 +279,11 @@ def test_a_push_approved_on_a_standby_is_sent_by_the_leader_once(
     total = lambda: metric(leader.get("/metrics").text, "chipdigest_delivery_outcomes_total")  # noqa: E731
     wait_for(lambda: total() == 2 * len(SUBSCRIBERS), 20, "the leader to count both broadcasts")
     assert "chipdigest_delivery_outcomes_total{" not in standby.get("/metrics").text  # sent none
+
+    def reported() -> list[str]:  # the leader tells the admin how the push went, once
+        return [t for t in bot_api.texts(ADMIN) if "发送完毕" in t or "has finished" in t]
+
+    wait_for(lambda: bool(reported()), 20, "the push's report to its admin")
+    time.sleep(1.0)
+    [report] = reported()
+    assert f"{len(SUBSCRIBERS)}" in report and ("失败 0" in report or "0 failed" in report)

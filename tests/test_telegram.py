@@ -267,6 +267,9 @@ async def test_admin_push_preview_approve_reaches_every_subscriber_once(
         assert len(digest) == len(set(digest))  # nobody gets it twice
     outcomes = sorted(e["text"] for e in bot_api.edits)
     assert "成功 2" in outcomes[0] and "已处理" in outcomes[1]  # one broadcast, one refusal
+    assert "用时" in outcomes[0]  # the report, with how long it took
+    await asyncio.sleep(0.3)
+    assert not any("发送完毕" in text for text in bot_api.texts(ADMIN))  # told once, not twice
 
 
 async def test_group_members_cannot_change_settings_but_admins_can(

@@ -202,6 +202,7 @@ class PushOutcome:
     sent: int = 0
     failed: int = 0
     blocked: int = 0
+    seconds: float = 0.0
 
 
 BroadcastFn = Callable[[int, Messages, list[Chat]], Awaitable[BroadcastReport]]
@@ -218,6 +219,39 @@ async def decide_push(
         return PushOutcome(decided=True)
     digest = Digest.from_dict(json.loads(pending.structure))
     digest_id = save_digest(ctx, digest)
+    ctx.db.push_requests.attach_digest(token, digest_id)
     chats = ctx.db.chats.subscribers(pending.edition)
     report = await broadcast(digest_id, messages_for_chats(ctx, digest, digest_id), chats)
-    return PushOutcome(True, report.queued, report.sent, report.failed, report.blocked)
+    finished = push_report(ctx, digest_id)  # None: queued, or some chats still to retry
+    seconds = finished.seconds if finished else 0.0
+    return PushOutcome(True, report.queued, report.sent, report.failed, report.blocked, seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class PushReport:
+    admin_id: int
+    edition: str
+    sent: int
+    failed: int
+    blocked: int
+    seconds: float
+
+
+def push_report(ctx: AppContext, digest_id: int) -> PushReport | None:
+    """How an approved push went, once its last delivery has ended — claimed once, so its
+    admin is told once, by whichever process finished it."""
+    counts = ctx.db.deliveries.counts(digest_id)
+    if counts.get("pending"):
+        return None
+    request = ctx.db.push_requests.claim_report(digest_id, ctx.clock())
+    if request is None:
+        return None
+    started = request.decided_at or request.created_at
+    return PushReport(
+        request.admin_id,
+        request.edition,
+        counts.get("sent", 0),
+        counts.get("failed", 0),
+        counts.get("blocked", 0),
+        max((ctx.clock() - started).total_seconds(), 0.0),
+    )
