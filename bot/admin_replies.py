@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot import commands
 from bot.chat import Button, Reply, Turn
-from bot.metrics import DatabaseFigures
 from digest.catalog import t
 from digest.compose.render import render_telegram
 from digest.html import esc
+from digest.text import shorten
 from digest.urls import display_url
 
 
@@ -87,36 +88,61 @@ async def fetch(turn: Turn) -> list[Reply]:
 
 
 async def stats(turn: Turn) -> list[Reply]:
-    # The same figures as the Prometheus metrics (bot/metrics.py), so the two agree.
-    figures = DatabaseFigures.read(turn.ctx.db)
+    """What an admin wants to know, in sentences (the raw figures are at /metrics)."""
+    view = commands.overview(turn.ctx)
+    zone = ZoneInfo(turn.chat().timezone)
     lines = [
         f"<b>{turn.t('stats.title')}</b>",
-        turn.t("stats.subscribers", counts=_pairs(figures.chats)),
-        turn.t("stats.items", count=figures.items),
-        turn.t("stats.deliveries", counts=_pairs(figures.deliveries)),
-        turn.t("stats.pending", count=figures.pending_deliveries),
-        turn.t("stats.failing", count=figures.failing_sources),
-        *_model_use(turn),
-        f"<b>{turn.t('stats.process')}</b>",
-        *(esc(f"{name}: {value:g}") for name, value in turn.ctx.metrics.process_figures()),
-        f"<b>{turn.t('stats.sources')}</b>",
+        turn.t(
+            "stats.items",
+            today=view.today[0],
+            today_relevant=view.today[1],
+            week=view.week[0],
+            week_relevant=view.week[1],
+        ),
+        _editions(turn, view, zone),
+        turn.t(
+            "stats.deliveries",
+            sent=view.deliveries.get("sent", 0),
+            failed=view.deliveries.get("failed", 0),
+            blocked=view.deliveries.get("blocked", 0),
+            pending=view.deliveries.get("pending", 0),
+        ),
+        turn.t("stats.chats", counts=_kinds(turn, view.chats)),
+        *_model_use(turn, view),
     ]
-    for s in turn.ctx.db.sources.all():
-        state = t("stats.on" if s.enabled else "stats.off", turn.language)
-        name = s.title or display_url(s.url)
-        if s.error_count:
-            line = turn.t(
-                "stats.source_failing",
-                id=s.id,
-                name=name,
-                state=state,
-                count=s.error_count,
-                error=s.last_error,
+    if view.failing:
+        lines.append(turn.t("stats.failing", count=len(view.failing)))
+        for s in view.failing[:15]:
+            name = esc(s.title or display_url(s.url))
+            error = esc(shorten(s.last_error or s.last_status or "", 120))
+            lines.append(
+                turn.t("stats.source_failing", id=s.id, name=name, count=s.error_count, error=error)
             )
-        else:
-            line = turn.t("stats.source_ok", id=s.id, name=name, state=state)
-        lines.append(line)
-    return [Reply("\n".join(lines[:80]))]
+    else:
+        lines.append(turn.t("stats.no_failing"))
+    return [Reply("\n".join(lines))]
+
+
+def _editions(turn: Turn, view: commands.Overview, zone: ZoneInfo) -> str:
+    """ "上一期：morning，11月25日 08:30。下一期：evening，11月25日 20:00。" """
+
+    def said(key: str, edition: tuple[str, datetime]) -> str:
+        local = edition[1].astimezone(zone)
+        moment = t("stats.when", turn.language, month=local.month, day=local.day)
+        return turn.t(key, edition=esc(edition[0]), when=f"{moment} {local:%H:%M}")
+
+    last = said("stats.last_edition", view.last_edition) if view.last_edition else ""
+    upcoming = said("stats.next_edition", view.next_edition) if view.next_edition else ""
+    return (last or turn.t("stats.no_edition")) + upcoming
+
+
+def _kinds(turn: Turn, chats: dict[str, int]) -> str:
+    if not chats:
+        return t("common.none", turn.language)
+    return t("stats.separator", turn.language).join(
+        f"{t('chat_kind.' + kind, turn.language)} {count}" for kind, count in sorted(chats.items())
+    )
 
 
 async def addsource(turn: Turn) -> list[Reply]:
@@ -134,13 +160,11 @@ async def delsource(turn: Turn) -> list[Reply]:
     return turn.reply("delsource.done", id=turn.args[0])
 
 
-def _model_use(turn: Turn) -> list[str]:
-    """The language model's last day, when one is configured: what it wrote, what the check
-    refused, what failed."""
-    writer = turn.ctx.writer
-    if writer is None:
+def _model_use(turn: Turn, view: commands.Overview) -> list[str]:
+    """The language model's last day, when one is configured."""
+    counts, writer = view.model_calls, turn.ctx.writer
+    if counts is None or writer is None:
         return []
-    counts = turn.ctx.db.writings.call_counts(turn.ctx.clock() - timedelta(hours=24))
     return [
         turn.t(
             "stats.model",
@@ -152,7 +176,3 @@ def _model_use(turn: Turn) -> list[str]:
             skipped=counts["skipped"],
         )
     ]
-
-
-def _pairs(counts: dict[str, int]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-"

@@ -141,19 +141,5 @@ class Metrics:
     def record_model_call(self, call: ModelCall) -> None:
         self.model_calls.labels(call.kind, call.outcome).inc()
 
-    def process_figures(self) -> list[tuple[str, float]]:
-        """This process's counters as /stats shows them: a metric's samples summed over the
-        source label, keyed by the sample name and its other labels."""
-        figures: dict[str, float] = {}
-        counters = (self.fetches, self.items_ingested, self.compose_seconds, self.delivery_outcomes)
-        for metric in (family for counter in counters for family in counter.collect()):
-            for sample in metric.samples:
-                if not sample.name.endswith(("_total", "_count", "_sum")):
-                    continue
-                labels = [v for k, v in sorted(sample.labels.items()) if k != "source"]
-                key = " ".join([sample.name, *labels])
-                figures[key] = figures.get(key, 0.0) + sample.value
-        return sorted(figures.items())
-
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -294,6 +294,15 @@ class ItemRepository:
         with self._store.session() as session:
             return session.scalar(select(func.count(ItemRow.id))) or 0
 
+    def stored_since(self, since: datetime) -> tuple[int, int]:
+        """(items, relevant items) stored since ``since``."""
+        query = select(
+            func.count(ItemRow.id), func.count(ItemRow.id).filter(ItemRow.relevant.is_(True))
+        ).where(ItemRow.fetched_at >= since)
+        with self._store.session() as session:
+            total, relevant = session.execute(query).one()
+            return int(total or 0), int(relevant or 0)
+
     def counts_by_source(self) -> list[tuple[str, int, int]]:
         """(outlet or source URL, items, relevant items) per source."""
         label = func.coalesce(SourceRow.title, SourceRow.url, ItemRow.outlet)

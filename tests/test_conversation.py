@@ -130,7 +130,9 @@ async def test_admin_commands_are_refused_to_others(ctx: AppContext) -> None:
         [refused] = await talk.handle(USER, command)
         assert "管理员命令" in refused.text, command
     [stats] = await talk.handle(ADMIN_CALLER, "/stats")
-    assert "条目：67" in stats.text  # in the chat's language
+    assert "今天收录 67 条，其中相关" in stats.text  # in sentences, in the chat's language
+    assert "下一期：weekly，11月23日 09:00" in stats.text and "chipdigest_" not in stats.text
+    assert "#7 A feed that went away：连续 1 次出错" in stats.text
 
 
 async def test_only_group_admins_change_group_settings(ctx: AppContext) -> None:

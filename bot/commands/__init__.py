@@ -49,6 +49,7 @@ from bot.commands.sources import (
     list_sources,
     remove_source,
 )
+from bot.commands.status import Overview, overview
 from bot.commands.trends import Trend, company_trend
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "CompanyMatch",
     "DigestResult",
     "Export",
+    "Overview",
     "PushOutcome",
     "PushPreview",
     "PushReport",
@@ -89,6 +91,7 @@ __all__ = [
     "list_sources",
     "messages_for_chats",
     "migrate_chat",
+    "overview",
     "parse_duration",
     "push_report",
     "remove_source",
