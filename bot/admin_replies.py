@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot import commands
 from bot.chat import Button, Reply, Turn
+from bot.commands import CommandError
 from digest.catalog import t
 from digest.compose.render import render_telegram
 from digest.html import esc
@@ -146,18 +147,64 @@ def _kinds(turn: Turn, chats: dict[str, int]) -> str:
 
 
 async def addsource(turn: Turn) -> list[Reply]:
+    """Fetch the feed first; say what it would bring; add it when the admin confirms."""
     if not turn.args:
         return turn.reply("addsource.usage")
-    source, created = commands.add_source(turn.ctx, turn.args[0])
-    key = "addsource.added" if created else "addsource.present"
-    return turn.reply(key, id=source.id, url=display_url(source.url))
+    source, preview = await commands.propose_source(turn.ctx, turn.args[0])
+    if preview is None:
+        return turn.reply("addsource.present", id=source.id, url=esc(display_url(source.url)))
+    text = turn.t(
+        "addsource.preview",
+        title=esc(preview.title or display_url(source.url)),
+        url=esc(display_url(source.url)),
+        items=preview.items,
+        relevant=preview.relevant,
+    )
+    buttons = (
+        (
+            Button(turn.t("addsource.confirm"), f"source:{source.id}:add"),
+            Button(turn.t("common.cancel"), f"source:{source.id}:cancel"),
+        ),
+    )
+    return [Reply(text, buttons)]
 
 
 async def delsource(turn: Turn) -> list[Reply]:
+    """Say what becomes of the source's items; delete when the admin confirms."""
     if not turn.args or not turn.args[0].isdigit():
         return turn.reply("delsource.usage")
-    commands.remove_source(turn.ctx, int(turn.args[0]))
-    return turn.reply("delsource.done", id=turn.args[0])
+    source = turn.ctx.db.sources.get(int(turn.args[0]))
+    if source is None:
+        raise CommandError("error.no_source", id=turn.args[0])
+    text = turn.t(
+        "delsource.ask",
+        id=source.id,
+        name=esc(source.title or display_url(source.url)),
+        items=turn.ctx.db.items.count_for_source(source.id),
+    )
+    buttons = (
+        (
+            Button(turn.t("delsource.confirm"), f"source:{source.id}:delete"),
+            Button(turn.t("common.cancel"), f"source:{source.id}:keep"),
+        ),
+    )
+    return [Reply(text, buttons)]
+
+
+async def decide_source(turn: Turn, source_id: int, action: str) -> list[Reply]:
+    """The admin's answer under /addsource or /delsource."""
+    if not turn.is_admin:
+        return turn.reply("refuse.admin_action")
+    if action in ("add", "cancel"):
+        source = commands.confirm_source(turn.ctx, source_id, action == "add")
+        if source is None:
+            return [Reply(turn.t("push.already_handled"), edit=True)]
+        key = "addsource.added" if action == "add" else "addsource.dropped"
+        return [Reply(turn.t(key, id=source.id, url=esc(display_url(source.url))), edit=True)]
+    if action == "delete":
+        commands.remove_source(turn.ctx, source_id)
+        return [Reply(turn.t("delsource.done", id=source_id), edit=True)]
+    return [Reply(turn.t("delsource.kept", id=source_id), edit=True)]
 
 
 def _model_use(turn: Turn, view: commands.Overview) -> list[str]:

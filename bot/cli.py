@@ -37,6 +37,7 @@ from bot.terminal import (
 from digest.compose.render import render_text
 from digest.errors import DigestError
 from digest.ingest.samples import SAMPLES_NOW
+from digest.urls import display_url
 from storage import StorageError
 
 log = logging.getLogger("chipdigest")
@@ -103,8 +104,11 @@ def cmd_sources(ctx: AppContext, args: argparse.Namespace) -> int:
         ctx.seed_sources()
         print_sources(commands.list_sources(ctx))
     elif action == "add":
-        source, created = commands.add_source(ctx, args.url)
-        out.print(f"{'added' if created else 'already present'}: #{source.id} {source.url}")
+        feed = asyncio.run(commands.probe_source(ctx, args.url))  # a feed, or a refusal
+        source, created = commands.add_source(ctx, args.url, feed.title)
+        state = "added" if created else "already present"
+        found = f"{feed.title or '(untitled)'}: {feed.items} items, {feed.relevant} relevant"
+        out.print(f"{state}: #{source.id} {display_url(source.url)} — {found}", markup=False)
     elif action == "remove":
         commands.remove_source(ctx, args.id)
         out.print(f"removed source #{args.id}")

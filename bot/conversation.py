@@ -131,6 +131,13 @@ class Conversation:
                 return [replies.card(turn, commands.company_card(self.ctx, company, int(offset)))]
         elif kind in ("approve", "cancel") and value:
             return await admin_replies.decide_push(turn, kind, value)
+        elif kind == "source":
+            source_id, _, action = value.partition(":")
+            if source_id.isdigit() and action in ("add", "cancel", "delete", "keep"):
+                try:
+                    return await admin_replies.decide_source(turn, int(source_id), action)
+                except CommandError as exc:
+                    return [Reply(esc(exc.text(turn.language)), edit=True)]
         elif kind == "rest":
             digest_id, _, start = value.partition(":")
             if digest_id.isdigit() and start.isdigit():

@@ -294,6 +294,11 @@ class ItemRepository:
         with self._store.session() as session:
             return session.scalar(select(func.count(ItemRow.id))) or 0
 
+    def count_for_source(self, source_id: int) -> int:
+        query = select(func.count(ItemRow.id)).where(ItemRow.source_id == source_id)
+        with self._store.session() as session:
+            return session.scalar(query) or 0
+
     def stored_since(self, since: datetime) -> tuple[int, int]:
         """(items, relevant items) stored since ``since``."""
         query = select(

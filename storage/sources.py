@@ -34,14 +34,17 @@ class SourceRepository:
     def __init__(self, store: SessionSource) -> None:
         self._store = store
 
-    def add(self, url: str, now: datetime, title: str | None = None) -> tuple[Source, bool]:
-        """Add ``url`` unless present; returns the source and whether it was created."""
+    def add(
+        self, url: str, now: datetime, title: str | None = None, *, enabled: bool = True
+    ) -> tuple[Source, bool]:
+        """Add ``url`` unless present; returns the source and whether it was created
+        (``enabled=False``: added, awaiting an admin's confirmation)."""
         with self._store.session() as session:
             row = session.scalar(select(SourceRow).where(SourceRow.url == url))
             if row is not None:
                 return _to_source(row), False
             title = title[:TITLE_CHARS] if title else None  # the column's size, whatever came in
-            row = SourceRow(url=url, title=title, enabled=True, error_count=0, created_at=now)
+            row = SourceRow(url=url, title=title, enabled=enabled, error_count=0, created_at=now)
             session.add(row)
             session.flush()
             return _to_source(row), True

@@ -106,15 +106,30 @@ def test_wrong_arguments_get_a_clear_message(
 
 
 def test_sources_are_seeded_added_removed_and_round_trip_through_opml(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, new_database_url: Callable[..., str]
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    new_database_url: Callable[..., str],
+    feed_server: FeedServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("CHIPDIGEST_ALLOW_PRIVATE_SOURCES", "true")
     code, out, _ = run(capsys, "sources", "list")
     assert code == 0 and "https://36kr.com/feed" in out
 
-    code, out, _ = run(capsys, "sources", "add", "https://example.org/rss.xml")
-    assert code == 0 and "added: #14" in out
-    code, out, _ = run(capsys, "sources", "add", "https://example.org/rss.xml")
+    feed = feed_server.add_file("/rss.xml", "rdf.xml", "application/rdf+xml")
+    page = feed_server.add(
+        "/page.html", body=b"<html><body>hi</body></html>", headers={"Content-Type": "text/html"}
+    )
+    code, out, _ = run(capsys, "sources", "add", feed)  # fetched first: a feed, what it holds
+    assert code == 0 and "added: #14" in out and "2 items" in out
+    code, out, _ = run(capsys, "sources", "add", feed)
     assert "already present" in out
+    code, _, err = run(capsys, "sources", "add", page)
+    assert code == 1 and "is not a feed" in err
+    gone = feed_server.url("/gone.xml")
+    feed_server.add("/gone.xml", status=404)
+    code, _, err = run(capsys, "sources", "add", gone)
+    assert code == 1 and "HTTP 404" in err
     code, out, _ = run(capsys, "sources", "remove", "14")
     assert code == 0
     code, _, err = run(capsys, "sources", "remove", "14")

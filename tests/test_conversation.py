@@ -13,6 +13,7 @@ from bot.conversation import Caller, Conversation, Reply
 from bot.delivery import BroadcastReport, Messages
 from digest.compose.render import render_telegram
 from storage.types import Chat
+from tests.support.feedserver import FeedServer
 from tests.support.helpers import FakeClock, add_more_huawei_stories
 
 ADMIN = 42
@@ -266,3 +267,43 @@ async def test_a_message_that_is_just_a_company_name_gets_its_card(ctx: AppConte
         assert card.text.startswith("<b>寒武纪 · Cambricon</b>")
     [unknown] = await talk.handle(USER, "你好")
     assert "没看懂" in unknown.text and "/company" in unknown.text
+
+
+async def test_addsource_reads_the_feed_first_and_adds_it_when_confirmed(
+    database_url: str,
+    clock: FakeClock,
+    feed_server: FeedServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CHIPDIGEST_ALLOW_PRIVATE_SOURCES", "true")
+    ctx = AppContext(load_settings(), database_url=database_url, clock=clock)
+    ctx.prepare()
+    talk = Conversation(ctx, admins=frozenset({ADMIN}))
+    feed = feed_server.add_file("/feed.xml", "rdf.xml", "application/rdf+xml")
+    page = feed_server.add(
+        "/readme.md", body=b"# not a feed", headers={"Content-Type": "text/markdown"}
+    )
+
+    [refused] = await talk.handle(ADMIN_CALLER, f"/addsource {page}")
+    assert "不是订阅源" in refused.text and not ctx.db.sources.all()
+    [offer] = await talk.handle(ADMIN_CALLER, f"/addsource {feed}")
+    assert "现有 2 条" in offer.text and "添加吗" in offer.text
+    [[add, cancel]] = offer.buttons
+    assert not ctx.db.sources.all()[0].enabled  # nothing is read before the admin says so
+    [stranger] = await talk.callback(USER, add.data)
+    assert "管理员" in stranger.text and not ctx.db.sources.all()[0].enabled
+    [added] = await talk.callback(ADMIN_CALLER, add.data)
+    assert "已添加订阅源 #1" in added.text and added.edit and ctx.db.sources.all()[0].enabled
+    [again] = await talk.callback(ADMIN_CALLER, cancel.data)  # a late tap changes nothing
+    assert ctx.db.sources.all()[0].enabled and "已处理" in again.text
+
+    await commands.fetch(ctx)
+    [ask] = await talk.handle(ADMIN_CALLER, "/delsource 1")
+    assert "删除订阅源 #1" in ask.text and "2 条仍留在" in ask.text and ctx.db.sources.all()
+    [[delete, keep]] = ask.buttons
+    [kept] = await talk.callback(ADMIN_CALLER, keep.data)
+    assert "已保留" in kept.text and ctx.db.sources.all()
+    [deleted] = await talk.callback(ADMIN_CALLER, delete.data)
+    assert "已删除订阅源 #1" in deleted.text and not ctx.db.sources.all()
+    assert ctx.db.items.count() == 2  # its items stay
+    ctx.close()

@@ -41,12 +41,15 @@ from bot.commands.errors import CommandError, check_feed_url, parse_duration
 from bot.commands.exports import Export, export_company
 from bot.commands.sources import (
     add_source,
+    confirm_source,
     enable_source,
     export_opml,
     fetch,
     import_opml,
     ingest_samples,
     list_sources,
+    probe_source,
+    propose_source,
     remove_source,
 )
 from bot.commands.status import Overview, overview
@@ -74,6 +77,7 @@ __all__ = [
     "company_card",
     "company_trend",
     "compose_digest",
+    "confirm_source",
     "decide_push",
     "digest_by_id",
     "edition_label",
@@ -93,6 +97,8 @@ __all__ = [
     "migrate_chat",
     "overview",
     "parse_duration",
+    "probe_source",
+    "propose_source",
     "push_report",
     "remove_source",
     "request_push",

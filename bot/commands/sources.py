@@ -9,9 +9,10 @@ import httpx
 
 from bot.commands.errors import CommandError, check_feed_url
 from bot.context import AppContext
-from digest.errors import BlockedURL, ConfigError, NetworkError
+from digest.errors import BlockedURL, ConfigError, FetchError, NetworkError, ParseError
 from digest.ingest.fetch import check_url_now
 from digest.ingest.pipeline import SourceOutcome
+from digest.ingest.probe import FeedPreview, probe_feed
 from digest.ingest.samples import SAMPLE_FEEDS, SAMPLES_ADDED, BundledFeedTransport
 from digest.ingest.sources import SourceSpec, read_opml, write_opml
 from digest.urls import display_url
@@ -65,6 +66,49 @@ def check_source(ctx: AppContext, url: str) -> str:
 
 def add_source(ctx: AppContext, url: str, title: str | None = None) -> tuple[Source, bool]:
     return ctx.db.sources.add(check_source(ctx, url), ctx.clock(), title)
+
+
+async def probe_source(
+    ctx: AppContext, url: str, transport: httpx.AsyncBaseTransport | None = None
+) -> FeedPreview:
+    """Fetch and read ``url`` as a fetch cycle would, storing nothing: its title, items and
+    relevant items; a URL that is refused, unreachable or not a feed is refused with why."""
+    url = check_source(ctx, url)
+    shown = display_url(url)
+    settings = ctx.settings
+    try:
+        return await probe_feed(
+            url, settings.fetch_options(), ctx.enricher, settings.max_items_per_feed, transport
+        )
+    except BlockedURL as exc:
+        raise CommandError("error.source_refused", url=shown, reason=str(exc)) from exc
+    except FetchError as exc:
+        raise CommandError("error.source_unreachable", url=shown, reason=str(exc)) from exc
+    except ParseError as exc:
+        raise CommandError("error.source_not_feed", url=shown, reason=str(exc)) from exc
+
+
+async def propose_source(
+    ctx: AppContext, url: str, transport: httpx.AsyncBaseTransport | None = None
+) -> tuple[Source, FeedPreview | None]:
+    """A feed checked and added disabled, awaiting the admin's confirmation (kept in the
+    database, so the button works on any process); (the source, None) if already present."""
+    preview = await probe_source(ctx, url, transport)
+    source, created = ctx.db.sources.add(
+        check_feed_url(url), ctx.clock(), preview.title, enabled=False
+    )
+    return source, preview if created else None
+
+
+def confirm_source(ctx: AppContext, source_id: int, add: bool) -> Source | None:
+    """Add (enable) or drop a proposed source; None when it is no longer awaiting."""
+    source = ctx.db.sources.get(source_id)
+    if source is None or source.enabled or source.last_fetched_at is not None:
+        return None
+    if add:
+        return enable_source(ctx, source_id)
+    ctx.db.sources.remove(source_id)
+    return source
 
 
 def remove_source(ctx: AppContext, source_id: int) -> None:
