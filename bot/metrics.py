@@ -105,6 +105,16 @@ class Metrics:
         self.items_ingested = Counter(
             "chipdigest_items_ingested", "New items stored", registry=self.registry
         )
+        self.items_relevant = Counter(
+            "chipdigest_items_relevant",
+            "New items stored that are relevant (the digest's material)",
+            registry=self.registry,
+        )
+        self.last_fetch_success = Gauge(
+            "chipdigest_last_successful_fetch_timestamp_seconds",
+            "When this process last read a source successfully (Unix time; 0: never)",
+            registry=self.registry,
+        )
         self.compose_seconds = Histogram(
             "chipdigest_digest_compose_seconds",
             "Time to compose a digest",
@@ -133,6 +143,9 @@ class Metrics:
         for outcome in outcomes:
             self.fetches.labels(str(outcome.source_id), outcome.status).inc()
             self.items_ingested.inc(outcome.new)
+            self.items_relevant.inc(outcome.relevant)
+            if outcome.status in ("ok", "not_modified"):
+                self.last_fetch_success.set_to_current_time()
 
     def record_broadcast(self, report: BroadcastReport) -> None:
         for outcome in ("sent", "failed", "blocked"):
