@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+import opencc
+
 from digest.errors import ConfigError
-from digest.text import HAN, match_form
+from digest.text import HAN
 
 
 def phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str]:
@@ -36,10 +39,21 @@ class ModelRules:
     reasoning: re.Pattern[str]
     promotion: re.Pattern[str]
     instruction: re.Pattern[str]
+    instruction_phrases: tuple[str, ...]  # a plain substring test first: most text has none
 
     def is_instruction(self, sentence: str) -> bool:
-        """A sentence that speaks to a model (a prompt injection), not to a reader."""
-        return bool(self.instruction.search(match_form(sentence).lower()))
+        """A sentence that speaks to a model (a prompt injection), not to a reader. The
+        pattern holds the phrases in simplified and traditional script, so the text needs
+        only NFKC (fast) rather than a script conversion: this runs on every report."""
+        text = unicodedata.normalize("NFKC", sentence).lower()
+        if not any(phrase in text for phrase in self.instruction_phrases):
+            return False
+        return bool(self.instruction.search(text))
+
+
+def _both_scripts(phrases: Iterable[str]) -> set[str]:
+    convert = opencc.OpenCC("s2t")
+    return {form for p in phrases for form in (p, convert.convert(p))}
 
 
 @cache
@@ -57,7 +71,8 @@ def model_rules() -> ModelRules:
             max_sentences=int(limits["sentences"]),
             reasoning=phrase_pattern(refuse["reasoning"]),
             promotion=phrase_pattern(refuse["promotion"]),
-            instruction=phrase_pattern(refuse["instruction"]),
+            instruction=phrase_pattern(_both_scripts(refuse["instruction"])),
+            instruction_phrases=tuple(p.lower() for p in _both_scripts(refuse["instruction"])),
         )
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"cannot read the model rules: {exc!r}") from exc
