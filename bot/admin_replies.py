@@ -223,3 +223,32 @@ def _model_use(turn: Turn, view: commands.Overview) -> list[str]:
             skipped=counts["skipped"],
         )
     ]
+
+
+WHY_TEXT_CHARS = 300
+
+
+async def why(turn: Turn) -> list[Reply]:
+    """``/why 1234``: why an item was kept or dropped."""
+    found = commands.explain_item(turn.ctx, turn.rest)
+    item = found.item
+    verdict = "why.kept" if item.relevant else "why.dropped"
+
+    def names(ids: tuple[str, ...]) -> str:
+        shown = [
+            (c.display_name(turn.language) if (c := turn.ctx.companies.get(i)) else i) for i in ids
+        ]
+        return esc(", ".join(shown)) or t("common.none", turn.language)
+
+    anchors = ", ".join(f"{names((name,))} +{points:g}" for name, points in found.anchors)
+    lines = [
+        f"<b>#{item.id}</b> {esc(item.title)} — {esc(item.outlet)}",
+        turn.t(verdict, score=f"{item.relevance:g}", threshold=f"{found.threshold:g}"),
+        turn.t("why.anchors", anchors=anchors or t("common.none", turn.language)),
+        turn.t("why.companies", about=names(found.about), mentioned=names(found.mentioned)),
+        turn.t("why.story", id=item.story_id, count=len(found.story)),
+        *(f"  #{o.id} {esc(shorten(o.title, 60))} — {esc(o.outlet)}" for o in found.story[:5]),
+    ]
+    if found.removed:
+        lines.append(turn.t("why.removed", text=esc(shorten(found.removed, WHY_TEXT_CHARS))))
+    return [Reply("\n".join(lines))]

@@ -63,6 +63,7 @@ COMMANDS: dict[str, Command] = {
         Command("preview", admin_replies.preview, admin=True),
         Command("fetch", admin_replies.fetch, admin=True),
         Command("stats", admin_replies.stats, admin=True),
+        Command("why", admin_replies.why, admin=True),
         Command("addsource", admin_replies.addsource, admin=True),
         Command("delsource", admin_replies.delsource, admin=True),
     )

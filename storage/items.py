@@ -252,6 +252,21 @@ class ItemRepository:
             )
             return self._to_items(session, rows, with_tokens=True)
 
+    def story_of(self, item_id: int, limit: int = 20) -> tuple[list[Item], str | None]:
+        """The item's story (the item first, then the others, oldest first) and the feed's
+        own text of the item when cleaning took something out."""
+        with self._store.session() as session:
+            row = session.get(ItemRow, item_id)
+            if row is None:
+                return [], None
+            others = session.scalars(
+                select(ItemRow)
+                .where(ItemRow.story_id == row.story_id, ItemRow.id != item_id)
+                .order_by(ItemRow.id)
+                .limit(limit)
+            )
+            return self._to_items(session, [row, *others], with_tokens=False), row.raw_summary
+
     def max_id(self) -> int:
         with self._store.session() as session:
             return session.scalar(select(func.max(ItemRow.id))) or 0

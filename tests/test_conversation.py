@@ -14,7 +14,7 @@ from bot.delivery import BroadcastReport, Messages
 from digest.compose.render import render_telegram
 from storage.types import Chat
 from tests.support.feedserver import FeedServer
-from tests.support.helpers import FakeClock, add_more_huawei_stories
+from tests.support.helpers import FakeClock, add_more_huawei_stories, ingest
 
 ADMIN = 42
 USER = Caller(chat_id=1001, chat_kind="private", user_id=7)
@@ -307,3 +307,34 @@ async def test_addsource_reads_the_feed_first_and_adds_it_when_confirmed(
     assert "已删除订阅源 #1" in deleted.text and not ctx.db.sources.all()
     assert ctx.db.items.count() == 2  # its items stay
     ctx.close()
+
+
+async def test_why_explains_a_kept_and_a_dropped_item(ctx: AppContext) -> None:
+    talk = Conversation(ctx, admins=frozenset({ADMIN}))
+    items = ctx.db.items.latest(limit=100)
+    kept = next(i for i in items if i.relevant and i.title_companies)
+    dropped = next(i for i in items if not i.relevant)
+
+    [reply] = await talk.handle(ADMIN_CALLER, f"/why {kept.id}")
+    assert f"<b>#{kept.id}</b>" in reply.text and "保留：相关度" in reply.text
+    assert "得分来自：" in reply.text and "以其为主题：" in reply.text
+    company = ctx.companies.get(kept.title_companies[0])
+    assert company is not None and company.display_name("zh") in reply.text
+    [reply] = await talk.handle(ADMIN_CALLER, f"/why {dropped.id}")
+    assert "未选入：相关度" in reply.text and "低于门槛 3" in reply.text
+
+    row = {
+        "outlet": "芯片周刊",
+        "title": "寒武纪发布新一代训练芯片思元690",
+        "summary": "寒武纪今日发布思元690训练芯片，面向大模型训练。\n责任编辑：王五",
+        "published": "2026-11-23T00:30:00+00:00",
+    }
+    ingest(ctx.pipeline(), ctx.db, ctx.clock, [row])
+    [reply] = await talk.handle(ADMIN_CALLER, f"/why {ctx.db.items.max_id()}")
+    assert "清理时去掉了：责任编辑：王五" in reply.text
+    [refused] = await talk.handle(USER, f"/why {kept.id}")
+    assert "管理员" in refused.text
+    [usage] = await talk.handle(ADMIN_CALLER, "/why abc")
+    assert "/why 1234" in usage.text
+    [unknown] = await talk.handle(ADMIN_CALLER, "/why 999999")
+    assert "没有编号为 999999 的条目" in unknown.text

@@ -38,6 +38,7 @@ from bot.commands.digests import (
     save_digest,
 )
 from bot.commands.errors import CommandError, check_feed_url, parse_duration
+from bot.commands.explain import Explanation, explain_item
 from bot.commands.exports import Export, export_company
 from bot.commands.sources import (
     add_source,
@@ -63,6 +64,7 @@ __all__ = [
     "CompanyCard",
     "CompanyMatch",
     "DigestResult",
+    "Explanation",
     "Export",
     "Overview",
     "PushOutcome",
@@ -83,6 +85,7 @@ __all__ = [
     "edition_label",
     "edition_messages",
     "enable_source",
+    "explain_item",
     "export_company",
     "export_opml",
     "fetch",

@@ -116,7 +116,9 @@ class Enricher:
         boundaries = token_boundaries(tokens)
         tagging = self.companies.tag(text, boundaries)
         lead_end = title_end + 1 + LEAD_CHARS
-        score = self._score(text, boundaries, title_end, lead_end, tagging.named_before(lead_end))
+        score, _ = self._score(
+            text, boundaries, title_end, lead_end, tagging.named_before(lead_end)
+        )
         words, lead_words, sentences = _group_tokens(text, tokens, lead_end)
         return Enrichment(
             language=detect_language(text),
@@ -137,13 +139,15 @@ class Enricher:
         title_end: int,
         lead_end: int,
         companies: frozenset[str],
-    ) -> float:
+    ) -> tuple[float, list[tuple[str, float]]]:
+        """The relevance score and what made it: (domain term or company id, points)."""
         best: dict[str, float] = {}
         for match in self._term_matcher.find(text[:lead_end], boundaries):
             boost = TITLE_BOOST if match.end <= title_end else 1.0
             weight = self._terms.get(match.phrase, 0.0) * boost
             best[match.phrase] = max(best.get(match.phrase, 0.0), weight)
         score = sum(best.values())
+        anchors = sorted(best.items(), key=lambda pair: -pair[1])
         lead = text[:lead_end]
         on_topic = bool(best)  # a domain term in the title or lead: the item is about compute
         segments = {c: company.segment for c in companies if (company := self.companies.get(c))}
@@ -155,5 +159,17 @@ class Enricher:
             if company.segment == "foreign" and not chinese:
                 continue  # global chip news counts when it bears on China
             broad = company.broad or company.segment in BROAD_SEGMENTS
-            score += company.weight / 2 if broad and not on_topic else company.weight
-        return score
+            points = company.weight / 2 if broad and not on_topic else company.weight
+            score += points
+            anchors.append((company_id, points))
+        return score, anchors
+
+    def explain(self, title: str, summary: str) -> list[tuple[str, float]]:
+        """What made an item's relevance: the domain terms of its title and lead (title terms
+        count double) and the companies named there, with their points."""
+        text = match_form(f"{title}\n{summary}")
+        title_end = len(match_form(title))
+        boundaries = token_boundaries(self._segmenter.cut(text))
+        lead_end = title_end + 1 + LEAD_CHARS
+        named = self.companies.tag(text, boundaries).named_before(lead_end)
+        return self._score(text, boundaries, title_end, lead_end, named)[1]
