@@ -309,7 +309,7 @@ async def test_addsource_reads_the_feed_first_and_adds_it_when_confirmed(
     ctx.close()
 
 
-async def test_why_explains_a_kept_and_a_dropped_item(ctx: AppContext) -> None:
+async def test_why_explains_a_kept_and_a_dropped_item(ctx: AppContext, clock: FakeClock) -> None:
     talk = Conversation(ctx, admins=frozenset({ADMIN}))
     items = ctx.db.items.latest(limit=100)
     kept = next(i for i in items if i.relevant and i.title_companies)
@@ -329,7 +329,7 @@ async def test_why_explains_a_kept_and_a_dropped_item(ctx: AppContext) -> None:
         "summary": "寒武纪今日发布思元690训练芯片，面向大模型训练。\n责任编辑：王五",
         "published": "2026-11-23T00:30:00+00:00",
     }
-    ingest(ctx.pipeline(), ctx.db, ctx.clock, [row])
+    ingest(ctx.pipeline(), ctx.db, clock, [row])
     [reply] = await talk.handle(ADMIN_CALLER, f"/why {ctx.db.items.max_id()}")
     assert "清理时去掉了：责任编辑：王五" in reply.text
     [refused] = await talk.handle(USER, f"/why {kept.id}")
