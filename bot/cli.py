@@ -26,18 +26,19 @@ from bot.terminal import (
     fetch_with_progress,
     item_json,
     out,
+    print_added,
     print_digest,
     print_items,
     print_outcomes,
     print_replies,
     print_sources,
     print_store_summary,
+    print_waiting,
     unwrap_when_not_a_terminal,
 )
 from digest.compose.render import render_text
 from digest.errors import DigestError
 from digest.ingest.samples import SAMPLES_NOW
-from digest.urls import display_url
 from storage import StorageError
 
 log = logging.getLogger("chipdigest")
@@ -68,13 +69,13 @@ def cmd_demo(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def cmd_fetch(ctx: AppContext, args: argparse.Namespace) -> int:
     ctx.prepare()
-    outcomes = asyncio.run(fetch_with_progress(ctx, args.url or ()))
-    if not outcomes:
-        out.print(
-            "no source is due (all are backing off or disabled): see `chipdigest sources list`"
-        )
-        return 0
-    print_outcomes(outcomes)
+    due, waiting = (None, []) if args.url else commands.fetch_plan(ctx, force=args.force)
+    outcomes = asyncio.run(fetch_with_progress(ctx, args.url or (), sources=due))
+    if outcomes:
+        print_outcomes(outcomes)
+    elif not waiting:
+        out.print("no enabled source: see `chipdigest sources list`")
+    print_waiting(waiting, ctx.settings.timezone)
     return 0
 
 
@@ -101,14 +102,10 @@ def cmd_sources(ctx: AppContext, args: argparse.Namespace) -> int:
     ctx.prepare()
     action = args.action
     if action == "list":
-        ctx.seed_sources()
-        print_sources(commands.list_sources(ctx))
+        print_sources(commands.source_health(ctx), ctx.settings.timezone)
     elif action == "add":
         feed = asyncio.run(commands.probe_source(ctx, args.url))  # a feed, or a refusal
-        source, created = commands.add_source(ctx, args.url, feed.title)
-        state = "added" if created else "already present"
-        found = f"{feed.title or '(untitled)'}: {feed.items} items, {feed.relevant} relevant"
-        out.print(f"{state}: #{source.id} {display_url(source.url)} — {found}", markup=False)
+        print_added(*commands.add_source(ctx, args.url, feed.title), feed)
     elif action == "remove":
         commands.remove_source(ctx, args.id)
         out.print(f"removed source #{args.id}")
@@ -267,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = sub.add_parser("fetch", help="run one fetch cycle over the sources")
     fetch.add_argument(
         "--url", nargs="+", metavar="URL", help="fetch these feeds (added as sources)"
+    )
+    fetch.add_argument(
+        "--force",
+        action="store_true",
+        help="also fetch the sources waiting out a backoff (they are named otherwise)",
     )
     fetch.set_defaults(handler=cmd_fetch)
 

@@ -4,6 +4,8 @@ layer, and words the answer from the catalog in the chat's language."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot import charts, commands
 from bot.chat import Button, Reply, Turn
@@ -246,11 +248,51 @@ async def settings(turn: Turn) -> list[Reply]:
 
 
 async def sources(turn: Turn) -> list[Reply]:
+    if turn.is_admin:
+        return [source_health_reply(turn)]
     lines = [f"<b>{turn.t('sources.title')}</b>"]
     for s in turn.ctx.db.sources.all():
         state = "✓" if s.enabled and not s.error_count else ("⚠" if s.enabled else "✗")
         lines.append(f"{state} {s.id}. {esc(s.title or display_url(s.url))}")
     return [Reply("\n".join(lines[:60]))]
+
+
+HEALTH_MARK = {"ok": "✓", "failing": "⚠", "off": "✗", "new": "…", "waiting": "?"}
+
+
+def source_health_reply(turn: Turn) -> Reply:
+    """Each source as an admin acts on it: state, last success, volume and share relevant,
+    the error and when it is tried again."""
+    zone = ZoneInfo(turn.chat().timezone)
+
+    def when(moment: datetime | None) -> str:
+        if moment is None:
+            return turn.t("sources.never")
+        local = moment.astimezone(zone)
+        return f"{t('stats.when', turn.language, month=local.month, day=local.day)} {local:%H:%M}"
+
+    lines = [f"<b>{turn.t('sources.title')}</b>"]
+    for h in commands.source_health(turn.ctx)[:60]:
+        s = h.source
+        share = f"{h.relevant_share:.0%}" if h.relevant_share is not None else "-"
+        lines.append(
+            f"{HEALTH_MARK[h.state]} #{s.id} {esc(shorten(s.title or display_url(s.url), 40))} — "
+            + turn.t(
+                f"sources.{h.state}",
+                last=when(s.last_success_at),
+                per_day=f"{h.per_day:.1f}",
+                share=share,
+            )
+        )
+        if s.error_count:
+            error = esc(shorten(s.last_error or "", 100))
+            lines.append(
+                "    "
+                + turn.t(
+                    "sources.error", count=s.error_count, error=error, next=when(h.waiting_until)
+                )
+            )
+    return Reply("\n".join(lines))
 
 
 async def export(turn: Turn) -> list[Reply]:

@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from rich.cells import cell_len, set_cell_size
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
@@ -21,6 +24,9 @@ from digest.compose.model import Digest, rest_of
 from digest.compose.render import RENDERERS, render_telegram
 from digest.html import strip_tags, telegram_length
 from digest.ingest.pipeline import SourceOutcome
+from digest.ingest.probe import FeedPreview
+from digest.text import shorten
+from digest.urls import display_url
 from storage.types import Item, Source
 
 PIPE_COLUMNS = 200  # tables and rules on a stream that is not a terminal
@@ -64,8 +70,10 @@ def print_outcomes(outcomes: Sequence[SourceOutcome]) -> None:
     out.print(f"{len(outcomes)} sources, {new} new items, {failed} failed")
 
 
-async def fetch_with_progress(ctx: AppContext, urls: Sequence[str], **kwargs: object) -> list:
-    total = len(urls) or len(ctx.db.sources.due(ctx.clock())) or None
+async def fetch_with_progress(
+    ctx: AppContext, urls: Sequence[str], sources: Sequence[Source] | None = None
+) -> list[SourceOutcome]:
+    total = len(urls) or len(sources if sources is not None else ctx.db.sources.due(ctx.clock()))
     with Progress(
         TextColumn("fetching"),
         BarColumn(),
@@ -80,7 +88,27 @@ async def fetch_with_progress(ctx: AppContext, urls: Sequence[str], **kwargs: ob
         def advance(outcome: SourceOutcome) -> None:
             progress.update(task, advance=1, description=outcome.title or outcome.url)
 
-        return await commands.fetch(ctx, urls, on_outcome=advance, **kwargs)  # type: ignore[arg-type]
+        return await commands.fetch(ctx, urls, on_outcome=advance, sources=sources)
+
+
+def print_added(source: Source, created: bool, feed: FeedPreview) -> None:
+    state = "added" if created else "already present"
+    found = f"{feed.title or '(untitled)'}: {feed.items} items, {feed.relevant} relevant"
+    out.print(f"{state}: #{source.id} {display_url(source.url)} — {found}", markup=False)
+
+
+def print_waiting(waiting: Sequence[Source], zone: str) -> None:
+    """The sources a cycle skipped: in backoff after failures (or not yet due)."""
+    if not waiting:
+        return
+    out.print(f"{len(waiting)} sources waiting (fetch --force to read them now):", markup=False)
+    for s in waiting:
+        until = (
+            f"{s.next_check_at.astimezone(ZoneInfo(zone)):%m-%d %H:%M}" if s.next_check_at else "-"
+        )
+        why = f", {s.error_count} failures: {s.last_error or ''}" if s.error_count else ""
+        line = f"  #{s.id} {s.title or display_url(s.url)} until {until}{why}"
+        out.print(shorten(line, 200), markup=False, overflow="ellipsis", no_wrap=True)
 
 
 def item_json(item: Item) -> str:
@@ -119,21 +147,50 @@ def print_items(items: Sequence[Item]) -> None:
     out.print(table)
 
 
-def print_sources(sources: Sequence[Source]) -> None:
-    table = Table(title_justify="left")
-    for header in ("id", "url", "title", "enabled", "errors", "last status", "last error"):
-        table.add_column(header, overflow="fold")
-    for s in sources:
-        table.add_row(
-            str(s.id),
-            s.url,
-            s.title or "",
-            "yes" if s.enabled else "no",
-            str(s.error_count),
-            s.last_status or "",
-            s.last_error or "",
+SOURCE_COLUMNS = (
+    ("id", 3, ">"),
+    ("source", 18, "<"),
+    ("state", 7, "<"),
+    ("last ok", 11, "<"),
+    ("/day", 5, ">"),
+    ("rel", 4, ">"),
+)
+
+
+def _cell(text: str, width: int, align: str) -> str:
+    """``text`` in exactly ``width`` terminal cells (CJK counts two), cut with "…"."""
+    if cell_len(text) > width:
+        text = set_cell_size(text, width - 1) + "…"
+    pad = " " * (width - cell_len(text))
+    return pad + text if align == ">" else text + pad
+
+
+def print_sources(health: Sequence[commands.SourceHealth], zone: str) -> None:
+    """One line a source, cut to the terminal's width (80 columns stay readable): id, name,
+    state, last success, items a day this week, share relevant, next try and last error."""
+    local = ZoneInfo(zone)
+
+    def when(moment: datetime | None) -> str:
+        return f"{moment.astimezone(local):%m-%d %H:%M}" if moment else "never"
+
+    width = out.width if out.is_terminal else PIPE_COLUMNS
+    header = [*(name for name, _, _ in SOURCE_COLUMNS), "next try / error"]
+    rows = [header]
+    for h in health:
+        s = h.source
+        share = f"{h.relevant_share:.0%}" if h.relevant_share is not None else "-"
+        detail = f"{when(h.waiting_until)} " if h.waiting_until else ""
+        detail += f"{s.error_count}× {s.last_error}" if s.error_count else (s.last_error or "")
+        name = s.title or display_url(s.url)
+        rows.append(
+            [str(s.id), name, h.state, when(s.last_success_at), f"{h.per_day:.1f}", share, detail]
         )
-    out.print(table)
+    for row in rows:
+        cells = [_cell(v, w, a) for v, (_, w, a) in zip(row, SOURCE_COLUMNS, strict=False)]
+        line = " ".join(cells) + "  " + " ".join(row[len(SOURCE_COLUMNS) :])
+        print(
+            _cell(line.rstrip(), width, "<").rstrip() if cell_len(line) > width else line.rstrip()
+        )
 
 
 def print_store_summary(ctx: AppContext) -> None:

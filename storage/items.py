@@ -309,6 +309,21 @@ class ItemRepository:
         with self._store.session() as session:
             return session.scalar(select(func.count(ItemRow.id))) or 0
 
+    def activity_by_source(self, since: datetime) -> dict[int, tuple[int, int]]:
+        """Per source: (items, relevant items) stored since ``since``."""
+        query = (
+            select(
+                ItemRow.source_id,
+                func.count(ItemRow.id),
+                func.count(ItemRow.id).filter(ItemRow.relevant.is_(True)),
+            )
+            .where(ItemRow.fetched_at >= since, ItemRow.source_id.is_not(None))
+            .group_by(ItemRow.source_id)
+        )
+        with self._store.session() as session:
+            rows = session.execute(query)
+            return {sid: (int(n), int(r)) for sid, n, r in rows if sid is not None}
+
     def count_for_source(self, source_id: int) -> int:
         query = select(func.count(ItemRow.id)).where(ItemRow.source_id == source_id)
         with self._store.session() as session:

@@ -27,6 +27,7 @@ def _to_source(row: SourceRow) -> Source:
         next_check_at=row.next_check_at,
         last_fetched_at=row.last_fetched_at,
         created_at=row.created_at,
+        last_success_at=row.last_success_at,
     )
 
 
@@ -96,6 +97,7 @@ class SourceRepository:
             row.last_error = warning
             row.last_status = status
             row.last_fetched_at = now
+            row.last_success_at = now
             row.next_check_at = next_check_at
             row.etag = etag or row.etag
             row.last_modified = last_modified or row.last_modified

@@ -56,8 +56,9 @@ class SourceRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_status: Mapped[str | None] = mapped_column(String(32))
     next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last attempt
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class StoryRow(Base):

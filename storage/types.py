@@ -32,8 +32,9 @@ class Source:
     last_error: str | None
     last_status: str | None
     next_check_at: datetime | None
-    last_fetched_at: datetime | None
+    last_fetched_at: datetime | None  # the last attempt, whatever it gave
     created_at: datetime
+    last_success_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

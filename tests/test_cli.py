@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from bot.cli import main
 from storage import Database
@@ -429,3 +431,45 @@ def test_the_console_shows_replies_and_keeps_log_lines_aside(
     assert code == 0 and "/company" in out
     assert "WARNING" not in out and "WARNING" not in err  # the failing sample sources
     assert "non-public address" in Path("data/console.log").read_text("utf-8")
+
+
+def test_sources_list_fits_80_columns_and_fetch_names_the_waiting(
+    capsys: pytest.CaptureFixture[str],
+    feed_server: FeedServer,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+) -> None:
+    monkeypatch.setenv("CHIPDIGEST_ALLOW_PRIVATE_SOURCES", "true")
+    monkeypatch.setenv("CHIPDIGEST_DATABASE_URL", database_url)
+    monkeypatch.setenv("CHIPDIGEST_SOURCES_FILE", str(write_sources(feed_server)))
+    code, out, _ = run(capsys, "fetch")
+    assert code == 0 and "2 sources, 2 new items, 1 failed" in out
+    code, out, _ = run(capsys, "fetch")  # the broken one waits out its backoff, named
+    assert "1 sources waiting (fetch --force to read them now):" in out
+    waiting = r"#2 A feed that keeps failing .* until \d\d-\d\d \d\d:\d\d, 1 failures: HTTP 503"
+    assert re.search(waiting, out)
+    code, out, _ = run(capsys, "fetch", "--force")
+    assert "2 sources" in out and "waiting" not in out
+
+    terminal = Console(file=io.StringIO(), width=80, force_terminal=True, color_system=None)
+    monkeypatch.setattr("bot.terminal.out", terminal)
+    monkeypatch.setattr("bot.cli.out", terminal)
+    code, table, _ = run(capsys, "sources", "list")
+    lines = table.rstrip("\n").split("\n")
+    assert code == 0 and len(lines) == 3  # a header and one line a source: nothing wraps
+    assert all(len(line) <= 80 for line in lines), [len(line) for line in lines]
+    assert re.search(r"^\s+1 Good feed\s+ok\s+\d\d-\d\d \d\d:\d\d\s+0\.3 100%", lines[1])
+    assert "failing" in lines[2] and "2× HTTP 503" in lines[2] and lines[2].endswith("…")
+
+
+def write_sources(feed_server: FeedServer) -> Path:
+    good = feed_server.add_file("/good.xml", "rdf.xml", "application/rdf+xml")
+    bad = feed_server.add("/bad.xml", status=503)
+    path = Path("sources.toml")
+    path.write_text(
+        f'[[source]]\nurl = "{good}"\ntitle = "Good feed"\n\n'
+        f'[[source]]\nurl = "{bad}"\n'
+        'title = "A feed that keeps failing with an error far too long to fit"\n',
+        encoding="utf-8",
+    )
+    return path

@@ -338,3 +338,16 @@ async def test_why_explains_a_kept_and_a_dropped_item(ctx: AppContext, clock: Fa
     assert "/why 1234" in usage.text
     [unknown] = await talk.handle(ADMIN_CALLER, "/why 999999")
     assert "没有编号为 999999 的条目" in unknown.text
+
+
+async def test_sources_show_admins_the_health_of_each_source(ctx: AppContext) -> None:
+    talk = Conversation(ctx, admins=frozenset({ADMIN}))
+    [health] = await talk.handle(ADMIN_CALLER, "/sources")
+    lines = health.text.split("\n")
+    good = next(line for line in lines if "#1 " in line)
+    assert good.startswith("✓") and "正常，上次成功 11月23日" in good and "相关" in good
+    broken = lines.index(next(line for line in lines if "#7 " in line))
+    assert lines[broken].startswith("⚠") and "出错中" in lines[broken]
+    assert "连续 1 次出错：not a feed" in lines[broken + 1] and "下次尝试" in lines[broken + 1]
+    [plain] = await talk.handle(USER, "/sources")
+    assert "上次成功" not in plain.text and "芯智观察" in plain.text  # readers see the list

@@ -41,17 +41,20 @@ from bot.commands.errors import CommandError, check_feed_url, parse_duration
 from bot.commands.explain import Explanation, explain_item
 from bot.commands.exports import Export, export_company
 from bot.commands.sources import (
+    SourceHealth,
     add_source,
     confirm_source,
     enable_source,
     export_opml,
     fetch,
+    fetch_plan,
     import_opml,
     ingest_samples,
     list_sources,
     probe_source,
     propose_source,
     remove_source,
+    source_health,
 )
 from bot.commands.status import Overview, overview
 from bot.commands.trends import Trend, company_trend
@@ -70,6 +73,7 @@ __all__ = [
     "PushOutcome",
     "PushPreview",
     "PushReport",
+    "SourceHealth",
     "Trend",
     "add_source",
     "change_settings",
@@ -89,6 +93,7 @@ __all__ = [
     "export_company",
     "export_opml",
     "fetch",
+    "fetch_plan",
     "find_company",
     "import_opml",
     "ingest_samples",
@@ -110,4 +115,5 @@ __all__ = [
     "rest_page",
     "save_digest",
     "search",
+    "source_health",
 ]

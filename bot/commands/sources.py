@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -47,6 +49,64 @@ async def ingest_samples(ctx: AppContext) -> list[SourceOutcome]:
 
 def list_sources(ctx: AppContext) -> list[Source]:
     return ctx.db.sources.all()
+
+
+HEALTH_DAYS = 7
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """A source as an admin needs to see it to act on it."""
+
+    source: Source
+    state: str  # ok, failing, off, new (never fetched), waiting (added, not yet confirmed)
+    per_day: float  # items stored a day over the last week
+    relevant_share: float | None  # of those, the share relevant (None: no items)
+    waiting_until: datetime | None  # in backoff (failing) or not yet due
+
+    @property
+    def never_fetched(self) -> bool:
+        return self.source.last_fetched_at is None
+
+
+def source_health(ctx: AppContext) -> list[SourceHealth]:
+    ctx.seed_sources()
+    now = ctx.clock()
+    activity = ctx.db.items.activity_by_source(now - timedelta(days=HEALTH_DAYS))
+    result = []
+    for source in ctx.db.sources.all():
+        items, relevant = activity.get(source.id, (0, 0))
+        waiting = (
+            source.next_check_at if source.next_check_at and source.next_check_at > now else None
+        )
+        result.append(
+            SourceHealth(
+                source,
+                _state(source),
+                items / HEALTH_DAYS,
+                relevant / items if items else None,
+                waiting if source.enabled else None,
+            )
+        )
+    return result
+
+
+def _state(source: Source) -> str:
+    if not source.enabled:
+        return "waiting" if source.last_fetched_at is None else "off"
+    if source.last_fetched_at is None:
+        return "new"
+    return "failing" if source.error_count else "ok"
+
+
+def fetch_plan(ctx: AppContext, force: bool = False) -> tuple[list[Source], list[Source]]:
+    """(the sources a cycle fetches now, those it skips: in backoff after failures or not
+    yet due). ``force``: every enabled source now, none skipped."""
+    ctx.seed_sources()
+    due = ctx.db.sources.due(ctx.clock())
+    known = {s.id for s in due}
+    waiting = [s for s in ctx.db.sources.all() if s.enabled and s.id not in known]
+    return ([*due, *waiting], []) if force else (due, waiting)
 
 
 def check_source(ctx: AppContext, url: str) -> str:
