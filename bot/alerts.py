@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from telegram.error import RetryAfter, TelegramError
 
+from bot.commands.follows import Target, new_items
 from bot.context import AppContext
 from bot.delivery import Blocked, BroadcastReport, Sender
 from digest.catalog import t
@@ -35,7 +36,7 @@ CONCURRENCY = 16
 @dataclass(frozen=True, slots=True)
 class AlertBatch:
     chat: Chat
-    items: dict[str, list[Item]]  # company id → new items, oldest first
+    items: dict[str, list[Item]]  # follow key (company, segment:, keyword:) → new items
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +48,11 @@ class AlertMessage:
 
 def pending_alerts(ctx: AppContext) -> list[AlertBatch]:
     by_chat: dict[int, tuple[Chat, dict[str, list[Item]]]] = {}
-    for chat, company, last in ctx.db.follows.all():
-        items = ctx.db.items.company_items_after(
-            company, last, limit=MAX_ITEMS_PER_ALERT, backlog_before=ctx.clock() - ALERT_WINDOW
-        )
+    backlog = ctx.clock() - ALERT_WINDOW
+    for chat, key, last in ctx.db.follows.all():  # a company, a segment or a keyword
+        items = new_items(ctx, key, last, MAX_ITEMS_PER_ALERT, backlog)
         if items:
-            by_chat.setdefault(chat.id, (chat, defaultdict(list)))[1][company].extend(items)
+            by_chat.setdefault(chat.id, (chat, defaultdict(list)))[1][key].extend(items)
     return [AlertBatch(chat, dict(items)) for chat, items in by_chat.values()]
 
 
@@ -60,12 +60,10 @@ def _lines(ctx: AppContext, batch: AlertBatch) -> Iterator[tuple[str, str | None
     """(HTML line, company, item id) in order: a company's name, then its items."""
     language = batch.chat.language
     yield f"<b>{esc(t('alert.title', language))}</b>", None, 0
-    for company_id, items in batch.items.items():
-        company = ctx.companies.get(company_id)
-        name = company.display_name(language) if company else company_id
-        yield f"<b>{esc(name)}</b>", None, 0
+    for key, items in batch.items.items():
+        yield f"<b>{esc(Target(key).label(ctx, language))}</b>", None, 0
         for item in sorted(items, key=lambda i: i.id)[:MAX_ITEMS_PER_ALERT]:
-            yield f"• {link(item.link, item.title)} — {esc(item.outlet)}", company_id, item.id
+            yield f"• {link(item.link, item.title)} — {esc(item.outlet)}", key, item.id
 
 
 def render_alert(ctx: AppContext, batch: AlertBatch) -> list[AlertMessage]:

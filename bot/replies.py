@@ -197,33 +197,39 @@ async def search(turn: Turn) -> list[Reply]:
 
 
 async def follow(turn: Turn) -> list[Reply]:
-    """``/follow 寒武纪 华为``: each name a company (a name may be several words)."""
-    firms = commands.companies_named(turn.ctx, turn.rest)
+    """``/follow 寒武纪 gpu HBM``: companies, segments and keywords, several at once."""
+    targets = commands.follow_targets(turn.ctx, turn.rest)
     chat = turn.chat()
     newest = turn.ctx.db.items.max_id()
-    for firm in firms:
-        turn.ctx.db.follows.follow(chat.id, firm.id, newest)
-    names = ", ".join(f.display_name(turn.language) for f in firms)
-    return turn.reply("follow.done", name=names)
+    for target in targets:
+        turn.ctx.db.follows.follow(chat.id, target.key, newest)
+    return turn.reply("follow.done", name=esc(_labels(turn, targets)))
 
 
 async def unfollow(turn: Turn) -> list[Reply]:
-    firms = commands.companies_named(turn.ctx, turn.rest)
+    targets = commands.follow_targets(turn.ctx, turn.rest)
     chat = turn.chat()
-    gone = [f for f in firms if turn.ctx.db.follows.unfollow(chat.id, f.id)]
-    kept = [f for f in firms if f not in gone]
-    if not gone:
-        names = ", ".join(f.display_name(turn.language) for f in kept)
-        return turn.reply("unfollow.not_followed", name=names)
+    gone = [x for x in targets if turn.ctx.db.follows.unfollow(chat.id, x.key)]
+    kept = [x for x in targets if x not in gone]
+    if kept and gone:  # say which were not followed, and which were dropped
+        done = esc(_labels(turn, gone))
+        return turn.reply("unfollow.partial", done=done, name=esc(_labels(turn, kept)))
+    if kept:
+        return turn.reply("unfollow.not_followed", name=esc(_labels(turn, kept)))
     return turn.reply("unfollow.done")
 
 
 async def following(turn: Turn) -> list[Reply]:
-    ids = turn.ctx.db.follows.following(turn.chat().id)
-    names = [c.display_name(turn.language) for i in ids if (c := turn.ctx.companies.get(i))]
-    if not names:
+    keys = turn.ctx.db.follows.following(turn.chat().id)
+    if not keys:
         return turn.reply("following.none")
-    return [Reply(esc(", ".join(names)))]
+    return [Reply(esc(_labels(turn, [commands.Target(k) for k in keys])))]
+
+
+def _labels(turn: Turn, targets: list[commands.Target]) -> str:
+    return t("stats.separator", turn.language).join(
+        x.label(turn.ctx, turn.language) for x in targets
+    )
 
 
 async def settings(turn: Turn) -> list[Reply]:

@@ -15,6 +15,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.commands import CommandError
+from bot.commands.follows import Target
 from bot.commands.sources import check_source
 from bot.config import ZoneName
 from bot.context import AppContext
@@ -143,7 +144,8 @@ def import_state(ctx: AppContext, export: Export) -> ImportReport:
         if not chat_record.active:
             db.chats.deactivate(chat.id, now)
         for company in chat_record.follows:
-            if ctx.companies.get(company) is None:
+            is_known = Target(company).kind != "company" or ctx.companies.get(company) is not None
+            if not is_known:
                 report.unknown_companies.add(company)
                 continue
             report.follows_added += db.follows.follow(chat.id, company, last_item)

@@ -8,10 +8,11 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from storage.engine import SessionSource
+from storage.item_counts import ItemCounts
 from storage.item_writer import ItemWriter, Statements
 from storage.tables import ItemCompanyRow, ItemRow, SourceRow
 from storage.types import (
@@ -51,7 +52,7 @@ def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
         yield values[start : start + _KEY_CHUNK]
 
 
-class ItemRepository:
+class ItemRepository(ItemCounts):
     def __init__(self, store: SessionSource) -> None:
         self._store = store
 
@@ -162,8 +163,16 @@ class ItemRepository:
         with self._store.session() as session:
             return self._to_items(session, list(session.scalars(query)), with_tokens=True)
 
-    def search(self, groups: Sequence[Sequence[str]], limit: int = 10) -> list[Item]:
-        """Items whose tokens match every group, newest first. A group is a set of
+    def search(
+        self,
+        groups: Sequence[Sequence[str]],
+        limit: int = 10,
+        *,
+        after_id: int | None = None,
+        backlog_before: datetime | None = None,
+    ) -> list[Item]:
+        """Items whose tokens match every group, newest first — or, ``after_id`` given, the
+        relevant ones stored after it, oldest first (a keyword's alerts). A group is a set of
         alternatives (any one will do); an alternative of several words is a phrase.
 
         SQLite: the FTS5 table of migration 0004. PostgreSQL: the GIN index of migration 0006
@@ -174,10 +183,12 @@ class ItemRepository:
         clean = [group for group in clean if group]
         if not clean:
             return []
+        after = -1 if after_id is None else after_id
+        order = "DESC" if after_id is None else "ASC"
         if self._store.is_sqlite:
             query = text(
-                "SELECT rowid FROM items_fts WHERE items_fts MATCH :match "
-                "ORDER BY rowid DESC LIMIT :n"
+                "SELECT rowid FROM items_fts WHERE items_fts MATCH :match AND rowid > :after "
+                f"ORDER BY rowid {order} LIMIT :n"
             )
             match = " AND ".join(
                 "(" + " OR ".join('"' + " ".join(words) + '"' for words in group) + ")"
@@ -186,7 +197,7 @@ class ItemRepository:
         else:
             query = text(
                 "SELECT id FROM items WHERE to_tsvector('simple', tokens) "
-                "@@ to_tsquery('simple', :match) ORDER BY id DESC LIMIT :n"
+                f"@@ to_tsquery('simple', :match) AND id > :after ORDER BY id {order} LIMIT :n"
             )
             match = " & ".join(
                 "("
@@ -194,9 +205,14 @@ class ItemRepository:
                 + ")"
                 for group in clean
             )
+        rows_query = select(ItemRow)
+        if after_id is not None:
+            rows_query = rows_query.where(ItemRow.relevant.is_(True))
+        if backlog_before is not None:
+            rows_query = rows_query.where(_not_backlog(backlog_before))
         with self._store.session() as session:
-            ids = list(session.scalars(query, {"match": match, "n": limit}))
-            rows = list(session.scalars(select(ItemRow).where(ItemRow.id.in_(ids))))
+            ids = list(session.scalars(query, {"match": match, "n": limit, "after": after}))
+            rows = list(session.scalars(rows_query.where(ItemRow.id.in_(ids))))
             items = {i.id: i for i in self._to_items(session, rows)}
         return [items[i] for i in ids if i in items]
 
@@ -308,61 +324,6 @@ class ItemRepository:
     def count(self) -> int:
         with self._store.session() as session:
             return session.scalar(select(func.count(ItemRow.id))) or 0
-
-    def activity_by_source(self, since: datetime) -> dict[int, tuple[int, int]]:
-        """Per source: (items, relevant items) stored since ``since``."""
-        query = (
-            select(
-                ItemRow.source_id,
-                func.count(ItemRow.id),
-                func.count(ItemRow.id).filter(ItemRow.relevant.is_(True)),
-            )
-            .where(ItemRow.fetched_at >= since, ItemRow.source_id.is_not(None))
-            .group_by(ItemRow.source_id)
-        )
-        with self._store.session() as session:
-            rows = session.execute(query)
-            return {sid: (int(n), int(r)) for sid, n, r in rows if sid is not None}
-
-    def count_for_source(self, source_id: int) -> int:
-        query = select(func.count(ItemRow.id)).where(ItemRow.source_id == source_id)
-        with self._store.session() as session:
-            return session.scalar(query) or 0
-
-    def stored_since(self, since: datetime) -> tuple[int, int]:
-        """(items, relevant items) stored since ``since``."""
-        query = select(
-            func.count(ItemRow.id), func.count(ItemRow.id).filter(ItemRow.relevant.is_(True))
-        ).where(ItemRow.fetched_at >= since)
-        with self._store.session() as session:
-            total, relevant = session.execute(query).one()
-            return int(total or 0), int(relevant or 0)
-
-    def counts_by_source(self) -> list[tuple[str, int, int]]:
-        """(outlet or source URL, items, relevant items) per source."""
-        label = func.coalesce(SourceRow.title, SourceRow.url, ItemRow.outlet)
-        query = (
-            select(
-                label,
-                func.count(ItemRow.id),
-                func.sum(case((ItemRow.relevant.is_(True), 1), else_=0)),
-            )
-            .select_from(ItemRow)
-            .outerjoin(SourceRow, SourceRow.id == ItemRow.source_id)
-            .group_by(label)
-            .order_by(func.count(ItemRow.id).desc())
-        )
-        with self._store.session() as session:
-            return [(name, n, int(r or 0)) for name, n, r in session.execute(query)]
-
-    def counts_by_company(self) -> list[tuple[str, int]]:
-        query = (
-            select(ItemCompanyRow.company_id, func.count(ItemCompanyRow.item_id))
-            .group_by(ItemCompanyRow.company_id)
-            .order_by(func.count(ItemCompanyRow.item_id).desc(), ItemCompanyRow.company_id)
-        )
-        with self._store.session() as session:
-            return [(c, n) for c, n in session.execute(query)]
 
     def stories(self, *, min_items: int = 1, limit: int = 20) -> list[list[Item]]:
         """Stories with at least ``min_items`` items, largest first, each a list of its items."""

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot import commands
+from bot.alerts import pending_alerts, render_alert
 from bot.config import load_settings
 from bot.context import AppContext
 from bot.conversation import Caller, Conversation, Reply
@@ -351,3 +352,34 @@ async def test_sources_show_admins_the_health_of_each_source(ctx: AppContext) ->
     assert "连续 1 次出错：not a feed" in lines[broken + 1] and "下次尝试" in lines[broken + 1]
     [plain] = await talk.handle(USER, "/sources")
     assert "上次成功" not in plain.text and "芯智观察" in plain.text  # readers see the list
+
+
+async def test_follow_a_segment_and_a_keyword_and_get_their_alerts(
+    ctx: AppContext, clock: FakeClock
+) -> None:
+    talk = Conversation(ctx)
+    [done] = await talk.handle(USER, "/follow GPU HBM")
+    assert "GPU（板块）" in done.text and "“hbm”（关键词）" in done.text
+    rows = [
+        {
+            "outlet": "存储观察",
+            "title": "长鑫存储HBM3E通过客户验证，明年量产",
+            "summary": "长鑫存储的HBM3E高带宽内存通过国内AI芯片客户验证。",
+            "published": "2026-11-23T00:40:00+00:00",
+        },
+        {
+            "outlet": "GPU周刊",
+            "title": "沐曦发布新一代训练GPU曦云C600",
+            "summary": "国产GPU企业沐曦发布曦云C600训练芯片，面向大模型训练。",
+            "published": "2026-11-23T00:45:00+00:00",
+        },
+    ]
+    ingest(ctx.pipeline(), ctx.db, clock, rows)
+    batches = pending_alerts(ctx)
+    [batch] = [b for b in batches if b.chat.chat_id == USER.chat_id]
+    assert [i.title for i in batch.items["keyword:hbm"]] == [rows[0]["title"]]
+    assert rows[1]["title"] in [i.title for i in batch.items["segment:gpu"]]
+    text = "\n".join(m.text for m in render_alert(ctx, batch))
+    assert "<b>GPU（板块）</b>" in text and "<b>“hbm”（关键词）</b>" in text
+    [partial] = await talk.handle(USER, "/unfollow hbm 寒武纪")
+    assert "已取消关注 “hbm”（关键词）" in partial.text and "本来就没有关注 寒武纪" in partial.text

@@ -40,6 +40,7 @@ from bot.commands.digests import (
 from bot.commands.errors import CommandError, check_feed_url, parse_duration
 from bot.commands.explain import Explanation, explain_item
 from bot.commands.exports import Export, export_company
+from bot.commands.follows import Target, follow_targets, new_items
 from bot.commands.sources import (
     SourceHealth,
     add_source,
@@ -74,6 +75,7 @@ __all__ = [
     "PushPreview",
     "PushReport",
     "SourceHealth",
+    "Target",
     "Trend",
     "add_source",
     "change_settings",
@@ -95,6 +97,7 @@ __all__ = [
     "fetch",
     "fetch_plan",
     "find_company",
+    "follow_targets",
     "import_opml",
     "ingest_samples",
     "latest_digest",
@@ -103,6 +106,7 @@ __all__ = [
     "list_sources",
     "messages_for_chats",
     "migrate_chat",
+    "new_items",
     "overview",
     "parse_duration",
     "probe_source",
