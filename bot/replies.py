@@ -150,8 +150,14 @@ def card(turn: Turn, card: CompanyCard, *, buttons: bool = True) -> Reply:
         lines.append(_card_line(turn, line))
     if not card.lines:
         lines.append(turn.t("company.no_news"))
-    paging = _paging(turn, card) if buttons else ()
-    return Reply("\n".join(lines), paging, edit=card.offset > 0)
+    rows = (*_paging(turn, card), *_related(turn, card)) if buttons else ()
+    return Reply("\n".join(lines), rows, edit=card.offset > 0)
+
+
+def _related(turn: Turn, card: CompanyCard) -> tuple[tuple[Button, ...], ...]:
+    """The companies most often in the same reports, a tap away."""
+    row = tuple(Button(c.display_name(turn.language), f"company:{c.id}:0") for c in card.related)
+    return (row,) if row else ()
 
 
 def _card_line(turn: Turn, line: CardLine) -> str:

@@ -68,3 +68,23 @@ class ItemCounts:
         )
         with self._store.session() as session:
             return [(c, n) for c, n in session.execute(query)]
+
+    def co_mentioned(self, company: str, since: datetime, limit: int = 5) -> list[tuple[str, int]]:
+        """The companies most often named in the same items as ``company`` since ``since``."""
+        mine = ItemCompanyRow.__table__.alias("mine")
+        other = ItemCompanyRow.__table__.alias("other")
+        count = func.count(other.c.item_id)
+        query = (
+            select(other.c.company_id, count)
+            .select_from(mine.join(other, other.c.item_id == mine.c.item_id))
+            .where(
+                mine.c.company_id == company,
+                mine.c.published_at >= since,
+                other.c.company_id != company,
+            )
+            .group_by(other.c.company_id)
+            .order_by(count.desc(), other.c.company_id)
+            .limit(limit)
+        )
+        with self._store.session() as session:
+            return [(c, int(n)) for c, n in session.execute(query)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 
@@ -383,3 +384,16 @@ async def test_follow_a_segment_and_a_keyword_and_get_their_alerts(
     assert "<b>GPU（板块）</b>" in text and "<b>“hbm”（关键词）</b>" in text
     [partial] = await talk.handle(USER, "/unfollow hbm 寒武纪")
     assert "已取消关注 “hbm”（关键词）" in partial.text and "本来就没有关注 寒武纪" in partial.text
+
+
+async def test_a_card_offers_the_companies_most_often_in_the_same_reports(
+    ctx: AppContext,
+) -> None:
+    talk = Conversation(ctx)
+    [card] = await talk.handle(USER, "/company 英伟达")
+    related = [b for row in card.buttons for b in row if b.data.endswith(":0")]
+    assert related and all(not b.data.startswith("company:nvidia:") for b in related)
+    counts = dict(ctx.db.items.co_mentioned("nvidia", ctx.clock() - timedelta(days=90)))
+    assert [b.data.split(":")[1] for b in related] == list(counts)[: len(related)]
+    [other] = await talk.callback(USER, related[0].data)  # a tap: that company's card
+    assert other.text.startswith("<b>") and not other.edit

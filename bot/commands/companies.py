@@ -16,6 +16,7 @@ from digest.query import expand
 from storage.types import Item
 
 COMPANY_PAGE = 5
+RELATED = 4  # companies offered as buttons under a card
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,7 @@ class CompanyCard:
     has_more: bool
     quarter: int = 0  # stories in 90 days
     last_mentioned: datetime | None = None
+    related: tuple[Company, ...] = ()  # most often in the same reports over 90 days
 
 
 def company_card(ctx: AppContext, company: Company, offset: int = 0) -> CompanyCard:
@@ -126,6 +128,11 @@ def company_card(ctx: AppContext, company: Company, offset: int = 0) -> CompanyC
         len(stories) > offset + COMPANY_PAGE,
         counts[2],
         ctx.db.items.company_last_mentioned(company.id),
+        tuple(
+            related
+            for company_id, _ in ctx.db.items.co_mentioned(company.id, now - timedelta(days=90))
+            if (related := ctx.companies.get(company_id)) is not None
+        )[:RELATED],
     )
 
 
@@ -135,7 +142,12 @@ def _latest_stories(ctx: AppContext, company_id: str, count: int) -> list[StoryI
     stories: dict[int, list[Item]] = {}
     for item in items:
         stories.setdefault(item.story_id, []).append(item)
-    return [StoryInput(sid, tuple(group)) for sid, group in list(stories.items())[:count]]
+    # The stories about the company (named in a title) before those that only mention it,
+    # each group newest first (the items came newest first).
+    ordered = sorted(
+        stories.items(), key=lambda pair: not any(i.is_about(company_id) for i in pair[1])
+    )
+    return [StoryInput(sid, tuple(group)) for sid, group in ordered[:count]]
 
 
 def _points(ctx: AppContext, stories: Sequence[StoryInput]) -> list[str]:
