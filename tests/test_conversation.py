@@ -63,7 +63,8 @@ async def test_more_button_pages_through_stories(ctx: AppContext) -> None:
     add_more_huawei_stories(ctx)
     talk = Conversation(ctx)
     [card] = await talk.handle(USER, "/company 华为")
-    [[more]] = card.buttons
+    [more], *related = card.buttons  # paging first, then the related companies
+    assert more.data == "company:huawei:5" and all("huawei" not in b.data for b in related[0])
     [page_two] = await talk.callback(USER, more.data)
     assert page_two.edit and page_two.text.count("•") >= 1
     assert set(page_two.text.split("\n")[4:]).isdisjoint(card.text.split("\n")[4:])
