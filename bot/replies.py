@@ -123,7 +123,7 @@ def inline_cards(turn: Turn, query: str) -> list[InlineCard]:
     for company in [*found, *match.suggestions][:INLINE_RESULTS]:
         reply = card(turn, commands.company_card(turn.ctx, company), buttons=False)
         name = company.display_name(turn.language)
-        results.append(InlineCard(company.id, name, company.description, reply.text))
+        results.append(InlineCard(company.id, name, company.describe(turn.language), reply.text))
     return results
 
 
@@ -136,8 +136,8 @@ def card(turn: Turn, card: CompanyCard, *, buttons: bool = True) -> Reply:
     last = card.last_mentioned
     lines = [
         f"<b>{esc(firm.name_zh)} · {esc(firm.name_en)}</b>",
-        f"{esc(tickers)} · {esc(segment)}",
-        esc(firm.description),
+        f"{esc(tickers)} · {esc(segment)}" + _checked(turn),
+        esc(firm.describe(turn.language)),
         turn.t(
             "company.counts",
             week=card.week,
@@ -152,6 +152,11 @@ def card(turn: Turn, card: CompanyCard, *, buttons: bool = True) -> Reply:
         lines.append(turn.t("company.no_news"))
     rows = (*_paging(turn, card), *_related(turn, card)) if buttons else ()
     return Reply("\n".join(lines), rows, edit=card.offset > 0)
+
+
+def _checked(turn: Turn) -> str:
+    checked = turn.ctx.companies.checked
+    return f" · {esc(turn.t('company.checked', date=checked))}" if checked else ""
 
 
 def _related(turn: Turn, card: CompanyCard) -> tuple[tuple[Button, ...], ...]:

@@ -35,9 +35,18 @@ class Company:
     tickers: tuple[str, ...]
     products: tuple[str, ...]
     broad: bool = False  # a business far beyond AI compute (phones, games): a mention says less
+    description_zh: str = ""
 
     def display_name(self, language: str = "en") -> str:
         return f"{self.name_zh} ({self.name_en})" if language == "zh" else self.name_en
+
+    def describe(self, language: str) -> str:
+        """The card's one line, in the reader's language where the base has it."""
+        return self.description_zh if language == "zh" and self.description_zh else self.description
+
+    @property
+    def listed(self) -> bool:
+        return bool(self.tickers)
 
     @property
     def all_names(self) -> tuple[str, ...]:
@@ -99,8 +108,10 @@ class CompanyBase:
         companies: Sequence[Company],
         guards: Sequence[Guard] = (),
         case_sensitive: Iterable[str] = (),
+        checked: str | None = None,
     ) -> None:
         self.companies = {c.id: c for c in companies}
+        self.checked = checked  # when listing facts were last checked (ISO date)
         self._owner: dict[str, str] = {}
         for company in companies:
             for name in company.all_names:
@@ -142,6 +153,7 @@ class CompanyBase:
                         weight=float(entry["weight"]),
                         broad=bool(entry.get("broad", False)),
                         description=entry["description"],
+                        description_zh=entry.get("description_zh", ""),
                         aliases=tuple(entry.get("aliases", ())),
                         tickers=tuple(entry.get("tickers", ())),
                         products=tuple(entry.get("products", ())),
@@ -160,7 +172,7 @@ class CompanyBase:
             )
             exact.extend(entry.get("case_sensitive", ()))
             exact.extend(t for t in entry.get("tickers", ()) if not t.isdigit())
-        return cls(companies, guards, exact)
+        return cls(companies, guards, exact, data.get("checked"))
 
     def __len__(self) -> int:
         return len(self.companies)

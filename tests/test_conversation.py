@@ -398,3 +398,13 @@ async def test_a_card_offers_the_companies_most_often_in_the_same_reports(
     assert [b.data.split(":")[1] for b in related] == list(counts)[: len(related)]
     [other] = await talk.callback(USER, related[0].data)  # a tap: that company's card
     assert other.text.startswith("<b>") and not other.edit
+
+
+async def test_the_card_describes_the_company_in_the_chats_language(ctx: AppContext) -> None:
+    talk = Conversation(ctx)
+    [chinese] = await talk.handle(USER, "/company 寒武纪")
+    assert "北京AI芯片设计公司" in chinese.text and "上市信息核对于 2026-11-25" in chinese.text
+    await talk.handle(USER, "/settings lang en")
+    [english] = await talk.handle(USER, "/company 寒武纪")
+    assert "Beijing AI-chip designer" in english.text and "listing as of 2026-11-25" in english.text
+    assert all(c.description_zh and c.description for c in ctx.companies)  # every one, both
