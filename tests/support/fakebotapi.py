@@ -16,9 +16,11 @@ from email.parser import BytesParser
 from email.policy import default as email_default
 from html import unescape
 from html.parser import HTMLParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
+
+from tests.support.loopback import Loopback
 
 TOKEN = "123456:TEST-TOKEN-not-secret"
 ALLOWED_TAGS = frozenset(
@@ -128,42 +130,22 @@ class FakeBotAPI:
         self.inline_answers: list[dict[str, Any]] = []  # answerInlineQuery as received
         self.files: dict[int, list[dict[str, Any]]] = {}  # chat id -> sendPhoto / sendDocument
         self.webhook: dict[str, Any] | None = None  # what setWebhook was last given
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                server._handle(self)
-
-            do_GET = do_POST
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.request_queue_size = 1024
-        self.port = self._httpd.server_address[1]
-        # A short poll: shutdown() waits up to one interval (0.5 s by default, per test).
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        self._server = Loopback(self._handle, methods=("POST", "GET"), backlog=1024)
+        self.port = self._server.port
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/bot"
 
     def start(self) -> FakeBotAPI:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
         self._release.set()
         with self._updates_ready:
             self._updates_ready.notify_all()
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._server.stop()
 
     def wait_held(self, count: int, timeout: float) -> bool:
         """Wait until ``count`` requests are held (every sender of the client is stuck)."""

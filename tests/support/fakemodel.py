@@ -14,8 +14,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.loopback import Loopback
 
 LANGUAGE_NAMES = {"simplified Chinese": "zh", "English": "en"}
 _SOURCE = re.compile(r"^\[(\d+)\] \(([^,]+), ([^)]*)\)\n(.*?)(?=\n\n\[\d+\] \(|\Z)", re.M | re.S)
@@ -136,37 +138,19 @@ class FakeModel:
         self.model = model
         self.requests: list[ChatRequest] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                server._handle(self)
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        self._server = Loopback(self._handle, methods=("POST",))
+        self.port = self._server.port
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> FakeModel:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._server.stop()
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length", 0))
@@ -178,7 +162,7 @@ class FakeModel:
             self.requests.append(request)
         reply = self.respond(request)
         if reply.delay:
-            self._stop.wait(reply.delay)
+            self._server.stopping.wait(reply.delay)
         if reply.status != 200:
             error = json.dumps({"error": {"message": "scripted failure", "type": "server_error"}})
             return self._send(handler, reply.status, reply.headers, error.encode())
