@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -91,30 +92,31 @@ def fill(ctx: AppContext, total: int, batch: int = 20_000) -> float:
     return time.perf_counter() - started
 
 
-async def time_queries(ctx: AppContext, queries: list[str]) -> list[float]:
-    talk = Conversation(ctx)
-    caller = Caller(1, "private", 1)
-    await talk.handle(caller, queries[0])  # warm-up
+async def timed(answer: Callable[[str], Awaitable[object]], queries: list[str]) -> list[float]:
+    """Seconds each query took (after one warm-up), sorted; every answer must be non-empty."""
+    await answer(queries[0])
     seconds = []
     for query in queries:
         started = time.perf_counter()
-        replies = await talk.handle(caller, query)
+        result = await answer(query)
         seconds.append(time.perf_counter() - started)
-        assert replies and "<b>" in replies[0].text, replies
+        assert result, query
     return sorted(seconds)
+
+
+async def time_queries(ctx: AppContext, queries: list[str]) -> list[float]:
+    talk, caller = Conversation(ctx), Caller(1, "private", 1)
+
+    async def answer(query: str) -> object:
+        replies = await talk.handle(caller, query)
+        return replies and "<b>" in replies[0].text
+
+    return await timed(answer, queries)
 
 
 async def time_inline(ctx: AppContext, queries: list[str]) -> list[float]:
-    talk = Conversation(ctx)
-    caller = Caller(1, "sender", 1)
-    await talk.inline(caller, queries[0])  # warm-up
-    seconds = []
-    for query in queries:
-        started = time.perf_counter()
-        cards = await talk.inline(caller, query)
-        seconds.append(time.perf_counter() - started)
-        assert cards, query
-    return sorted(seconds)
+    talk, caller = Conversation(ctx), Caller(1, "sender", 1)
+    return await timed(lambda query: talk.inline(caller, query), queries)
 
 
 def time_trend(ctx: AppContext, runs: int) -> list[float]:

@@ -103,6 +103,13 @@ def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
     return params
 
 
+def _sent(message_id: int, chat_id: int, **content: str) -> tuple[int, dict[str, Any]]:
+    """The Message a send method answers with."""
+    chat = {"id": chat_id, "type": "private" if chat_id > 0 else "group"}
+    message = {"message_id": message_id, "date": int(time.time()), "chat": chat, **content}
+    return 200, {"ok": True, "result": message}
+
+
 class FakeBotAPI:
     def __init__(self) -> None:
         self.messages: dict[int, list[dict[str, Any]]] = {}
@@ -428,15 +435,7 @@ class FakeBotAPI:
             message_id = self._next_message_id
             self._next_message_id += 1
             self.files.setdefault(chat_id, []).append({"kind": kind, "caption": caption, **upload})
-        return 200, {
-            "ok": True,
-            "result": {
-                "message_id": message_id,
-                "date": int(time.time()),
-                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
-                "caption": caption,
-            },
-        }
+        return _sent(message_id, chat_id, caption=caption)
 
     def _api_editMessageText(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         chat_id = int(params["chat_id"])
@@ -531,15 +530,7 @@ class FakeBotAPI:
             self.send_times.setdefault(chat_id, []).append(time.monotonic())
         if chat_id in self.slow_answers:  # accepted, but the answer comes late
             self._release.wait(self.slow_answers[chat_id])
-        return 200, {
-            "ok": True,
-            "result": {
-                "message_id": message_id,
-                "date": int(time.time()),
-                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
-                "text": text,
-            },
-        }
+        return _sent(message_id, chat_id, text=text)
 
 
 if __name__ == "__main__":  # a stand-alone server for benchmarks: prints its port, serves on
