@@ -54,8 +54,6 @@ def fill(ctx: AppContext, total: int, batch: int = 20_000) -> float:
     companies = [c.id for c in ctx.companies]
     items, stories, tags = (Base.metadata.tables[t] for t in ("items", "stories", "item_companies"))
     now = datetime(2026, 11, 23, tzinfo=UTC)
-    with ctx.db.engine.begin() as conn:
-        conn.execute(insert(stories), [{"id": 1, "first_seen_at": now, "last_seen_at": now}])
     for start in range(1, total + 1, batch):
         ids = range(start, min(start + batch, total + 1))
         rows, pairs = [], []
@@ -66,7 +64,7 @@ def fill(ctx: AppContext, total: int, batch: int = 20_000) -> float:
                 {
                     "id": i,
                     "source_id": None,
-                    "story_id": 1,
+                    "story_id": i,
                     "outlet": f"Outlet {i % 50}",
                     "guid": None,
                     "guid_key": f"g{i:039d}",
@@ -85,8 +83,19 @@ def fill(ctx: AppContext, total: int, batch: int = 20_000) -> float:
                     "title_companies": company,
                 }
             )
-            pairs.append({"item_id": i, "company_id": company, "published_at": when})
-        with ctx.db.engine.begin() as conn:
+            pairs.append(
+                {
+                    "item_id": i,
+                    "company_id": company,
+                    "published_at": when,
+                    "story_id": i,  # one report a story: counts are the same either way
+                    "relevant": True,
+                }
+            )
+        with ctx.db.engine.begin() as conn:  # a story a report (its id the item's)
+            conn.execute(
+                insert(stories), [{"id": i, "first_seen_at": now, "last_seen_at": now} for i in ids]
+            )
             conn.execute(insert(items), rows)
             conn.execute(insert(tags), pairs)
     return time.perf_counter() - started

@@ -88,9 +88,12 @@ class ItemWriter:
         if item.story_id is not None:
             conn.execute(sql.touch_story, {"story_id": story_id, "seen": item.fetched_at})
         if item.companies:
-            rows = [
-                {"item_id": item_id, "company_id": c, "published_at": item.published_at}
-                for c in item.companies
-            ]
+            tag = {
+                "item_id": item_id,
+                "published_at": item.published_at,
+                "story_id": story_id,
+                "relevant": item.relevant,
+            }
+            rows = [{**tag, "company_id": c} for c in item.companies]
             conn.execute(sql.tag_item, rows)
         return StoredItemRef(item_id=item_id, story_id=story_id)

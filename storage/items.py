@@ -216,12 +216,13 @@ class ItemRepository(ItemCounts):
             items = {i.id: i for i in self._to_items(session, rows)}
         return [items[i] for i in ids if i in items]
 
-    def company_count(self, company: str, since: datetime) -> int:
-        """Reports naming ``company`` published since ``since``: one range of the (company,
-        date) index (counting its stories needs the items rows: 26 ms p95 at a million items
-        against 3 ms)."""
-        query = select(func.count()).where(
-            ItemCompanyRow.company_id == company, ItemCompanyRow.published_at >= since
+    def company_stories(self, company: str, since: datetime) -> int:
+        """Stories with a relevant report naming ``company`` published since ``since`` (what
+        the card lists): one range of an index that carries the story (migration 0013)."""
+        query = select(func.count(func.distinct(ItemCompanyRow.story_id))).where(
+            ItemCompanyRow.company_id == company,
+            ItemCompanyRow.relevant.is_(True),
+            ItemCompanyRow.published_at >= since,
         )
         with self._store.session() as session:
             return session.scalar(query) or 0

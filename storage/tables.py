@@ -210,15 +210,18 @@ class ItemCompanyRow(Base):
     __table_args__ = (
         Index("ix_item_companies_company", "company_id", "item_id"),
         Index("ix_item_companies_company_published", "company_id", "published_at"),
+        Index("ix_item_companies_stories", "company_id", "relevant", "published_at", "story_id"),
     )
 
     item_id: Mapped[int] = mapped_column(
         ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
     )
     company_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    # the item's date, copied here so a company's latest items and its 7/30-day counts are
-    # read from one index instead of a lookup per item
+    # the item's date, story and relevance, copied here so a company's latest items and its
+    # 7/30/90-day story counts are read from one index instead of a lookup per item
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    story_id: Mapped[int | None] = mapped_column(Integer)
+    relevant: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class PushRequestRow(Base):

@@ -44,8 +44,10 @@ async def test_company_by_name_alias_ticker_and_typo_is_one_company(ctx: AppCont
     ]
     assert {first_line(c) for c in cards} == {"<b>寒武纪 · Cambricon</b>"}
     card = cards[0][0].text
-    assert "688256" in card and "AI芯片" in card and "近7天 6 篇" in card
-    assert "芯智观察" in card and "<a href=" in card
+    assert "688256" in card and "AI芯片" in card and "芯智观察" in card and "<a href=" in card
+    # The counts are of stories, as the lines are: 3 stories, the 6 reports of them in one line
+    lines = [line for line in card.split("\n") if line.startswith("• ")]
+    assert "近7天 3 个，近30天 3 个，近90天 3 个" in card and len(lines) == 3
 
 
 async def test_ambiguous_company_offers_buttons_and_unknown_suggests(ctx: AppContext) -> None:

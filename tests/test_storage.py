@@ -127,3 +127,31 @@ def test_processes_upgrading_at_once_take_turns(new_database_url: Callable[..., 
     database = Database(url)
     assert database.current_revision() == database.head_revision()
     database.close()
+
+
+def test_migration_0013_copies_each_tags_story_and_relevance(
+    new_database_url: Callable[..., str],
+) -> None:
+    """Tags stored before 0013 get their item's story and relevance: cards count stories."""
+    db = Database(new_database_url())
+    with db.items.writer() as writer:
+        first = writer.add(new_item(title="寒武纪发布新芯片", companies=("cambricon",)))
+        assert first is not None
+        second = writer.add(
+            new_item(
+                title="寒武纪新芯片发布会",
+                guid="g2",
+                guid_key="h" * 40,
+                link="https://x.example/2",
+                link_key="m" * 40,
+                content_key="d" * 40,
+                story_id=first.story_id,
+            )
+        )
+        assert second is not None
+    since = datetime(2020, 1, 1, tzinfo=UTC)
+    assert db.items.company_stories("cambricon", since) == 1  # two reports, one story
+    db.downgrade("0012")  # as a database from before: tags without story or relevance
+    db.upgrade()
+    assert db.items.company_stories("cambricon", since) == 1  # the backfill filled them
+    db.close()

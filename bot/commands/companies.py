@@ -114,7 +114,7 @@ def company_card(ctx: AppContext, company: Company, offset: int = 0) -> CompanyC
     mentioned, and its latest stories with a key point."""
     now = ctx.clock()
     counts = tuple(
-        ctx.db.items.company_count(company.id, now - timedelta(days=days)) for days in (7, 30, 90)
+        ctx.db.items.company_stories(company.id, now - timedelta(days=days)) for days in (7, 30, 90)
     )
     stories = _latest_stories(ctx, company.id, offset + COMPANY_PAGE + 1)
     page = stories[offset : offset + COMPANY_PAGE]
