@@ -69,21 +69,24 @@ class ItemCounts:
         with self._store.session() as session:
             return [(c, n) for c, n in session.execute(query)]
 
-    def co_mentioned(self, company: str, since: datetime, limit: int = 5) -> list[tuple[str, int]]:
-        """The companies most often named in the same items as ``company`` since ``since``."""
-        mine = ItemCompanyRow.__table__.alias("mine")
-        other = ItemCompanyRow.__table__.alias("other")
-        count = func.count(other.c.item_id)
+    def co_mentioned(
+        self, company: str, since: datetime, limit: int = 5, reports: int = 300
+    ) -> list[tuple[str, int]]:
+        """The companies most often named in the same items as ``company`` — over its latest
+        ``reports`` items since ``since`` (a bound: a busy company's card stays fast)."""
+        latest = (
+            select(ItemCompanyRow.item_id)
+            .where(ItemCompanyRow.company_id == company, ItemCompanyRow.published_at >= since)
+            .order_by(ItemCompanyRow.published_at.desc())
+            .limit(reports)
+            .scalar_subquery()
+        )
+        count = func.count(ItemCompanyRow.item_id)
         query = (
-            select(other.c.company_id, count)
-            .select_from(mine.join(other, other.c.item_id == mine.c.item_id))
-            .where(
-                mine.c.company_id == company,
-                mine.c.published_at >= since,
-                other.c.company_id != company,
-            )
-            .group_by(other.c.company_id)
-            .order_by(count.desc(), other.c.company_id)
+            select(ItemCompanyRow.company_id, count)
+            .where(ItemCompanyRow.item_id.in_(latest), ItemCompanyRow.company_id != company)
+            .group_by(ItemCompanyRow.company_id)
+            .order_by(count.desc(), ItemCompanyRow.company_id)
             .limit(limit)
         )
         with self._store.session() as session:
