@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, literal, or_, select, text
 from sqlalchemy.orm import Session
 
 from storage.engine import SessionSource
@@ -240,9 +240,12 @@ class ItemRepository(ItemCounts):
         after_id: int,
         limit: int = 50,
         backlog_before: datetime | None = None,
+        *,
+        about_only: bool = False,
     ) -> list[Item]:
-        """Relevant items about ``company`` stored after item ``after_id``, oldest first
-        (without a new source's backlog published before ``backlog_before``)."""
+        """Relevant items naming ``company`` stored after item ``after_id``, oldest first
+        (without a new source's backlog published before ``backlog_before``); ``about_only``:
+        those that name it in their title (about it, not mentioning it in passing)."""
         query = (
             select(ItemRow)
             .join(ItemCompanyRow, ItemCompanyRow.item_id == ItemRow.id)
@@ -256,6 +259,9 @@ class ItemRepository(ItemCounts):
         )
         if backlog_before is not None:
             query = query.where(_not_backlog(backlog_before))
+        if about_only:  # title_companies is space-separated ids
+            padded = literal(" ") + func.coalesce(ItemRow.title_companies, "") + literal(" ")
+            query = query.where(padded.like(f"% {company} %"))
         with self._store.session() as session:
             return self._to_items(session, list(session.scalars(query)), with_tokens=True)
 

@@ -410,3 +410,27 @@ async def test_the_card_describes_the_company_in_the_chats_language(ctx: AppCont
     [english] = await talk.handle(USER, "/company 寒武纪")
     assert "Beijing AI-chip designer" in english.text and "listing as of 2026-11-25" in english.text
     assert all(c.description_zh and c.description for c in ctx.companies)  # every one, both
+
+
+async def test_a_company_alert_is_for_news_about_it_not_a_passing_mention(
+    ctx: AppContext, clock: FakeClock
+) -> None:
+    talk = Conversation(ctx)
+    await talk.handle(USER, "/follow 寒武纪")
+    rows = [
+        {
+            "outlet": "芯片周刊",
+            "title": "寒武纪思元690完成客户验证",
+            "summary": "寒武纪新一代训练芯片思元690完成互联网客户验证，预计明年放量。",
+            "published": "2026-11-23T00:40:00+00:00",
+        },
+        {
+            "outlet": "算力观察",
+            "title": "国产AI芯片板块午后走强",
+            "summary": "国产AI芯片板块午后走强，海光信息、寒武纪、摩尔线程等个股上涨。",
+            "published": "2026-11-23T00:45:00+00:00",
+        },
+    ]
+    ingest(ctx.pipeline(), ctx.db, clock, rows)
+    [batch] = [b for b in pending_alerts(ctx) if b.chat.chat_id == USER.chat_id]
+    assert [i.title for i in batch.items["cambricon"]] == [rows[0]["title"]]

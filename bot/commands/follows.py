@@ -84,14 +84,16 @@ def new_items(
     backlog published before ``backlog_before`` is never an alert)."""
     target = Target(key)
     items = ctx.db.items
-    if target.kind == "company":
-        return items.company_items_after(key, after_id, limit, backlog_before=backlog_before)
+    if target.kind == "company":  # an alert is for news about the company, not a mention
+        return items.company_items_after(key, after_id, limit, backlog_before, about_only=True)
     if target.kind == "segment":
         found = {
             i.id: i
             for company in ctx.companies
             if company.segment == target.value
-            for i in items.company_items_after(company.id, after_id, limit, backlog_before)
+            for i in items.company_items_after(
+                company.id, after_id, limit, backlog_before, about_only=True
+            )
         }
         return sorted(found.values(), key=lambda i: i.id)[:limit]
     groups = expand(target.value, ctx.enricher.segmenter.cut, ctx.companies)  # HBM, 高带宽内存
