@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from bot import commands
 from bot.chat import Button, Reply, Turn
@@ -91,7 +90,7 @@ async def fetch(turn: Turn) -> list[Reply]:
 async def stats(turn: Turn) -> list[Reply]:
     """What an admin wants to know, in sentences (the raw figures are at /metrics)."""
     view = commands.overview(turn.ctx)
-    zone = ZoneInfo(turn.chat().timezone)
+    zone = turn.chat().timezone
     lines = [
         f"<b>{turn.t('stats.title')}</b>",
         turn.t(
@@ -125,13 +124,11 @@ async def stats(turn: Turn) -> list[Reply]:
     return [Reply("\n".join(lines))]
 
 
-def _editions(turn: Turn, view: commands.Overview, zone: ZoneInfo) -> str:
+def _editions(turn: Turn, view: commands.Overview, zone: str) -> str:
     """ "上一期：morning，11月25日 08:30。下一期：evening，11月25日 20:00。" """
 
     def said(key: str, edition: tuple[str, datetime]) -> str:
-        local = edition[1].astimezone(zone)
-        moment = t("stats.when", turn.language, month=local.month, day=local.day)
-        return turn.t(key, edition=esc(edition[0]), when=f"{moment} {local:%H:%M}")
+        return turn.t(key, edition=esc(edition[0]), when=turn.when(edition[1], zone))
 
     last = said("stats.last_edition", view.last_edition) if view.last_edition else ""
     upcoming = said("stats.next_edition", view.next_edition) if view.next_edition else ""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot.context import AppContext
 from bot.delivery import BroadcastReport, Messages
@@ -64,3 +66,11 @@ class Turn:
             language=self.language,
             timezone=settings.timezone,
         )
+
+    def when(self, moment: datetime | None, zone: str) -> str:
+        """ "11月25日 08:30" / "11/25 08:30" in ``zone`` (the chat's); "从未" / "never"."""
+        if moment is None:
+            return self.t("sources.never")
+        local = moment.astimezone(ZoneInfo(zone))
+        day = t("digest.day", self.language, month=local.month, day=local.day)
+        return f"{esc(day)} {local:%H:%M}"

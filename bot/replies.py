@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from bot import charts, commands
 from bot.chat import Button, Reply, Turn
@@ -280,13 +279,10 @@ HEALTH_MARK = {"ok": "✓", "failing": "⚠", "off": "✗", "new": "…", "waiti
 def source_health_reply(turn: Turn) -> Reply:
     """Each source as an admin acts on it: state, last success, volume and share relevant,
     the error and when it is tried again."""
-    zone = ZoneInfo(turn.chat().timezone)
+    zone = turn.chat().timezone
 
     def when(moment: datetime | None) -> str:
-        if moment is None:
-            return turn.t("sources.never")
-        local = moment.astimezone(zone)
-        return f"{t('stats.when', turn.language, month=local.month, day=local.day)} {local:%H:%M}"
+        return turn.when(moment, zone)
 
     lines = [f"<b>{turn.t('sources.title')}</b>"]
     for h in commands.source_health(turn.ctx)[:60]:
