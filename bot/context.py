@@ -127,4 +127,7 @@ class AppContext:
         return sum(self.db.sources.add(s.url, now, s.title)[1] for s in specs)
 
     def close(self) -> None:
+        writer = self.__dict__.get("writer")  # only if it was built: no model, nothing to close
+        if writer is not None:
+            writer.client.close()
         self.db.close()

@@ -45,10 +45,6 @@ class Company:
         return self.description_zh if language == "zh" and self.description_zh else self.description
 
     @property
-    def listed(self) -> bool:
-        return bool(self.tickers)
-
-    @property
     def all_names(self) -> tuple[str, ...]:
         return (self.name_en, self.name_zh, *self.aliases, *self.tickers, *self.products)
 

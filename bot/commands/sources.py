@@ -47,10 +47,6 @@ async def ingest_samples(ctx: AppContext) -> list[SourceOutcome]:
     return await fetch(ctx, sources=sources, transport=BundledFeedTransport())
 
 
-def list_sources(ctx: AppContext) -> list[Source]:
-    return ctx.db.sources.all()
-
-
 HEALTH_DAYS = 7
 
 
@@ -63,10 +59,6 @@ class SourceHealth:
     per_day: float  # items stored a day over the last week
     relevant_share: float | None  # of those, the share relevant (None: no items)
     waiting_until: datetime | None  # in backoff (failing) or not yet due
-
-    @property
-    def never_fetched(self) -> bool:
-        return self.source.last_fetched_at is None
 
 
 def source_health(ctx: AppContext) -> list[SourceHealth]:

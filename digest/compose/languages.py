@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from digest.compose.keypoints import ExtractedPoint, KeyPointExtractor, StoryInput
-from digest.compose.model import KeyPoint, Section, SourceRef, Version, renumber
+from digest.compose.model import KeyPoint, Section, SourceRef, renumber
 from digest.text import detect_language, is_traditional, to_simplified
 
 LANGUAGES = ("zh", "en")
@@ -76,7 +76,3 @@ def for_reader(
     """Shown and further sections for a reader of ``language``, sources numbered again."""
     ordered, numbered = renumber(reader_sections([*sections, *more], language), sources)
     return ordered[: len(sections)], ordered[len(sections) :], numbered
-
-
-def versions_of(points: Sequence[ExtractedPoint]) -> tuple[Version, ...]:
-    return tuple(Version(p.language, p.text, p.item_id) for p in points)
