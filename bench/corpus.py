@@ -40,28 +40,43 @@ def headers_of(body: bytes) -> dict[str, str]:
     return found
 
 
+def serve_and_ingest(
+    db: Database, files: list[Path], enricher: Enricher, added: datetime | None = None
+) -> tuple[dict[int, str], list[SourceOutcome]]:
+    """Serve each file from 127.0.0.1 and run one fetch cycle over them all: each source's
+    file name by source id, and the cycle's outcomes. ``added``: when the sources were added
+    (before their items, so none is a backlog)."""
+    server = FeedServer().start()
+    try:
+        now = datetime.now(UTC)
+        names = {}
+        sources = []
+        for number, path in enumerate(files):
+            body = path.read_bytes()
+            url = server.add(f"/{number}/{path.name}", body=body, headers=headers_of(body))
+            source = db.sources.add(url, added or now)[0]
+            sources.append(source)
+            names[source.id] = path.name
+        options = FetchOptions(allow_private=True, max_bytes=20 * 1024 * 1024)
+        pipeline = IngestPipeline(db, enricher, options, clock=lambda: now)
+        outcomes = asyncio.run(pipeline.run(sources))
+    finally:
+        server.stop()
+    return names, outcomes
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--show-items", action="store_true", help="print stored titles and tags")
     args = parser.parse_args()
     files = sorted(p for p in args.folder.rglob("*") if p.is_file() and p.suffix != ".py")
-    server = FeedServer().start()
-    urls = {}
-    for number, path in enumerate(files):
-        body = path.read_bytes()
-        urls[server.add(f"/{number}/{path.name}", body=body, headers=headers_of(body))] = path
     with tempfile.TemporaryDirectory() as folder:
         db = Database(f"sqlite:///{folder}/corpus.db")
         db.upgrade()
-        now = datetime.now(UTC)
-        sources = [db.sources.add(url, now)[0] for url in urls]
         enricher = Enricher(CompanyBase.load(), load_domain_terms(), 3.0)
-        options = FetchOptions(allow_private=True, max_bytes=20 * 1024 * 1024)
-        outcomes = asyncio.run(
-            IngestPipeline(db, enricher, options, clock=lambda: now).run(sources)
-        )
-        report(outcomes, urls, args.folder)
+        names, outcomes = serve_and_ingest(db, files, enricher)
+        report(outcomes, names)
         if args.show_items:
             for item in db.items.latest(limit=10_000):
                 print(
@@ -69,11 +84,10 @@ def main() -> int:
                     f"{item.title[:70]}"
                 )
         db.close()
-    server.stop()
     return 0
 
 
-def report(outcomes: list[SourceOutcome], urls: dict[str, Path], root: Path) -> None:
+def report(outcomes: list[SourceOutcome], names: dict[int, str]) -> None:
     with_items = [o for o in outcomes if o.status == "ok"]
     errors = [o for o in outcomes if o.status == "error"]
     reasons = Counter(re.sub(r"\d+:\d+", "L:C", o.error or "") for o in errors)
@@ -89,7 +103,7 @@ def report(outcomes: list[SourceOutcome], urls: dict[str, Path], root: Path) -> 
     internal = [o for o in errors if "storing items failed" in (o.error or "")]
     print(f"crashes: {len(internal)}")
     for o in internal:
-        print(f"  {urls[o.url].relative_to(root)}: {o.error}")
+        print(f"  {names[o.source_id]}: {o.error}")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ class Rules:
     body_prefixes: tuple[re.Pattern[str], ...]
     body_cut_markers: tuple[re.Pattern[str], ...]
     body_anywhere: tuple[re.Pattern[str], ...]
+    body_lines: re.Pattern[str] | None = None  # whole lines that are page chrome
 
     @classmethod
     def parse(cls, raw: str) -> Rules:
@@ -45,7 +46,16 @@ class Rules:
         )
         try:
             data = tomllib.loads(raw)
-            return cls(*(tuple(re.compile(p) for p in data.get(name, ())) for name in names))
+            lines = data.get("body_lines", ())
+            chrome = (
+                re.compile(
+                    r"^[ \t]*(?:" + "|".join(f"(?:{p})" for p in lines) + r")[ \t]*(?:\n|$)", re.M
+                )
+                if lines
+                else None
+            )
+            patterns = (tuple(re.compile(p) for p in data.get(name, ())) for name in names)
+            return cls(*patterns, body_lines=chrome)
         except (tomllib.TOMLDecodeError, re.error) as exc:
             raise ConfigError(f"cleaning.toml: {exc}") from exc
 
@@ -61,6 +71,9 @@ def clean(title: str, body: str, rules: Rules | None = None) -> Cleaned:
     title = _strip_prefixes(title, rules.title_prefixes, removed)
     for pattern in rules.title_suffixes:
         title = pattern.sub(lambda m: _drop(m.group(0), removed), title)
+    if rules.body_lines is not None:  # page chrome first: the title echo may stand below it
+        body = rules.body_lines.sub(lambda m: _drop(m.group(0), removed).strip(), body)
+    body = _strip_title_echo(title, body, removed)
     body = _strip_prefixes(body, rules.body_prefixes, removed)
     body = _cut_at_markers(body, rules.body_cut_markers, removed)
     for pattern in rules.body_anywhere:
@@ -79,6 +92,19 @@ def _strip_prefixes(text: str, patterns: tuple[re.Pattern[str], ...], removed: l
                 text = text[match.end() :]
                 changed = True
     return text
+
+
+_MARKER = re.compile(r"^[\W_]+", re.UNICODE)  # emoji, bullets, punctuation before a headline
+
+
+def _strip_title_echo(title: str, body: str, removed: list[str]) -> str:
+    """A body that opens by repeating its title (a channel post's bold headline, a web page's
+    <h1>) loses that line: it is the title, not the article's first sentence."""
+    first, newline, rest = body.lstrip().partition("\n")
+    if title and newline and _MARKER.sub("", first).strip() == _MARKER.sub("", title).strip():
+        removed.append(first.strip())
+        return rest
+    return body
 
 
 def _cut_at_markers(text: str, patterns: tuple[re.Pattern[str], ...], removed: list[str]) -> str:

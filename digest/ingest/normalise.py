@@ -37,6 +37,11 @@ _BLOCK_TAGS = frozenset(
     ]
 )
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "iframe", "svg", "head"})
+# Not the article, by structure: fine print (where upstream filters put their curation notes,
+# and pages their credits), image captions, and the quoted earlier message a channel post
+# replies to (RSSHub's Telegram route wraps it in a "rsshub-quote" block).
+_ASIDE_TAGS = frozenset({"small", "figcaption"})
+_ASIDE_CLASSES = ("rsshub-quote",)
 _SPACES = re.compile(r"[ \t\u00a0\u3000\r\f\v]+")
 _NEWLINES = re.compile(r"\s*\n\s*")
 
@@ -78,20 +83,35 @@ FUTURE_TOLERANCE = timedelta(minutes=15)
 
 
 class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, drop_asides: bool) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
-        self._skipping = 0
+        self._drop_asides = drop_asides
+        self._skipping: list[str] = []  # the tags open inside a skipped element, outermost first
+
+    def _skips(self, tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+        if tag in _SKIP_TAGS:
+            return True
+        if not self._drop_asides:
+            return False
+        classes = " ".join(value or "" for name, value in attrs if name == "class")
+        return tag in _ASIDE_TAGS or any(c in classes for c in _ASIDE_CLASSES)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP_TAGS:
-            self._skipping += 1
+        if self._skipping:
+            if tag == self._skipping[0]:
+                self._skipping.append(tag)  # nested like the skipped one: count its depth
+        elif self._skips(tag, attrs):
+            self._skipping.append(tag)
         elif tag in _BLOCK_TAGS:
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS:
-            self._skipping = max(0, self._skipping - 1)
+        if self._skipping:
+            if tag == self._skipping[0]:
+                self._skipping.pop()
+            if not self._skipping:
+                self.parts.append("\n")
         elif tag in _BLOCK_TAGS:
             self.parts.append("\n")
 
@@ -100,11 +120,20 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
-def html_to_text(markup: str) -> str:
-    """Visible text of an HTML fragment: tags and scripts dropped, entities decoded."""
+def has_asides(markup: str) -> bool:
+    """Whether :func:`html_to_text` may drop something of ``markup`` as not the article."""
+    lowered = markup.lower()
+    return any(f"<{tag}" in lowered for tag in _ASIDE_TAGS) or any(
+        c in lowered for c in _ASIDE_CLASSES
+    )
+
+
+def html_to_text(markup: str, *, drop_asides: bool = True) -> str:
+    """Visible text of an HTML fragment: tags and scripts dropped, entities decoded; with
+    ``drop_asides``, fine print, captions and quoted messages dropped too (not the article)."""
     if "<" not in markup and "&" not in markup:
         return _squeeze(markup)
-    parser = _TextExtractor()
+    parser = _TextExtractor(drop_asides)
     parser.feed(markup)
     parser.close()
     # Entities escaped twice (&amp;lt;) are common in feeds; one more unescape is harmless

@@ -27,6 +27,7 @@ from digest.ingest.normalise import (
     canonical_link,
     content_key,
     guid_key,
+    has_asides,
     html_to_text,
     one_line,
     to_utc,
@@ -328,8 +329,8 @@ class IngestPipeline:
         self, source: Source, entry: RawEntry, base: str, now: datetime
     ) -> _Candidate | None:
         raw_title = one_line(html_to_text(entry.title))
-        raw_text = html_to_text(entry.summary)[:ENRICH_CHARS]
-        cleaned = clean(raw_title, raw_text)  # what is not the article goes here
+        text = html_to_text(entry.summary)[:ENRICH_CHARS]  # fine print and quotes dropped
+        cleaned = clean(raw_title, text)  # what else is not the article goes here
         title = one_line(cleaned.title)[:TITLE_CHARS]
         full_text = cleaned.body
         summary = full_text[:SUMMARY_CHARS]
@@ -348,7 +349,9 @@ class IngestPipeline:
         # which is not its identity (the roundup's other stories share it).
         link = link or canonical_link(entry.roundup_link, base)
         published = to_utc(entry.published, now)
-        raw = raw_text[:SUMMARY_CHARS] if cleaned.removed else None
+        raw = None
+        if cleaned.removed or has_asides(entry.summary):  # the feed's own text stays stored
+            raw = html_to_text(entry.summary, drop_asides=False)[:SUMMARY_CHARS]
         return _Candidate(entry, title, summary, full_text, link, published, keys, raw)
 
     def _item(

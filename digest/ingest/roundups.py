@@ -18,6 +18,7 @@ from digest.ingest.parse import RawEntry
 
 MIN_STORIES = 3  # fewer is a story with a list in it, not a roundup
 MIN_HEADLINE = 6  # characters: shorter is a label, not a headline
+MAX_HEADLINE = 120  # characters: longer is a paragraph (the body is an article, not a list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +73,31 @@ def _linked_headlines(body: str) -> list[tuple[str, str]]:
     return parser.links
 
 
-def _plain_headlines(text: str) -> list[str]:
-    parts = [" ".join(p.split()) for p in _rules().separators.split(text)]
-    return [p.strip(" 。.;；") for p in parts if len(p.strip()) >= MIN_HEADLINE]
+_BULLET = re.compile(r"^\s*(?:[-•·*]|\d{1,2}[.、)）])\s+")
+_FIRST_SENTENCE = re.compile(r"^.{6,}?(?:[。！？!?]|[.;](?=\s))")
+
+
+def _plain_stories(text: str) -> list[tuple[str, str]]:
+    """(headline, text) of a plain-text roundup: a bulleted list (each bullet a story, its
+    first sentence the headline), one headline per line, or headlines in one line split at
+    semicolons; none when the body reads as an article."""
+    lines = [" ".join(line.split()) for line in text.split("\n")]
+    lines = [line for line in lines if line and not line.endswith((":", "："))]  # intros
+    bullets = [_BULLET.sub("", line) for line in lines if _BULLET.match(line)]
+    if len(bullets) >= MIN_STORIES:
+        return [(_headline_of(b), b) for b in bullets if len(b) >= MIN_HEADLINE]
+    if len(lines) < MIN_STORIES:
+        lines = [" ".join(p.split()) for p in _rules().separators.split(" ".join(lines))]
+    if any(len(line) > MAX_HEADLINE for line in lines):
+        return []
+    headlines = [line.strip(" 。.;；") for line in lines]
+    return [(h, h) for h in headlines if len(h) >= MIN_HEADLINE]
+
+
+def _headline_of(text: str) -> str:
+    match = _FIRST_SENTENCE.match(text)
+    headline = match.group(0) if match else text
+    return headline[:MAX_HEADLINE].rstrip(" 。.;；")
 
 
 def is_roundup_title(title: str) -> bool:
@@ -86,7 +109,9 @@ def is_roundup_title(title: str) -> bool:
 
 
 _HEADING = re.compile(
-    r"<(h[2-4])\b[^>]*>(.*?)</\1>|<p\b[^>]*>\s*<(?:strong|b)\b[^>]*>(.*?)</(?:strong|b)>\s*</p>",
+    r"<(h[1-4])\b[^>]*>(.*?)</\1>"
+    # a paragraph that is all bold: its text may not run into the next paragraph
+    r"|<p\b[^>]*>\s*<(?:strong|b)\b[^>]*>((?:(?!</?(?:p|strong|b)\b).)*)</(?:strong|b)>\s*</p>",
     re.IGNORECASE | re.DOTALL,
 )
 
@@ -107,6 +132,11 @@ def _sections(body: str) -> list[tuple[str, str]]:
 
 def split(entry: RawEntry) -> list[RawEntry]:
     """The stories of a roundup, or the entry itself."""
+    # Linked headlines first: a list of them under topic headings is a story per link, the
+    # headings being topics ("芯片"), not stories.
+    links = _linked_headlines(entry.summary)
+    if len(links) >= MIN_STORIES and _mostly_links(entry.summary, links):
+        return [_story(entry, n, title, href) for n, (title, href) in enumerate(links)]
     if is_roundup_title(entry.title):
         sections = _sections(entry.summary)
         if len(sections) >= MIN_STORIES:
@@ -114,14 +144,11 @@ def split(entry: RawEntry) -> list[RawEntry]:
                 replace(_story(entry, n, heading, _first_link(html)), summary=html or heading)
                 for n, (heading, html) in enumerate(sections)
             ]
-    links = _linked_headlines(entry.summary)
-    if len(links) >= MIN_STORIES and _mostly_links(entry.summary, links):
-        return [_story(entry, n, title, href) for n, (title, href) in enumerate(links)]
     if is_roundup_title(entry.title):
         text = re.sub(r"<[^>]+>", "\n", entry.summary)
-        headlines = _plain_headlines(text) or _plain_headlines(_strip_marker(entry.title))
-        if len(headlines) >= MIN_STORIES:
-            return [_story(entry, n, h, None) for n, h in enumerate(headlines)]
+        stories = _plain_stories(text) or _plain_stories(_strip_marker(entry.title))
+        if len(stories) >= MIN_STORIES:
+            return [_story(entry, n, h, None, story) for n, (h, story) in enumerate(stories)]
     return [entry]
 
 
@@ -144,13 +171,15 @@ def _strip_marker(title: str) -> str:
     return re.sub(r"[｜|]\s*[^｜|]{0,10}$", "", title)
 
 
-def _story(entry: RawEntry, number: int, title: str, href: str | None) -> RawEntry:
+def _story(
+    entry: RawEntry, number: int, title: str, href: str | None, text: str | None = None
+) -> RawEntry:
     base = entry.guid or entry.link or entry.title
     return replace(
         entry,
         guid=f"roundup-story:{number + 1}:{base}",  # not a URL: no canonical form merges them
         link=href,
         title=title,
-        summary=title,
+        summary=text or title,
         roundup_link=None if href else entry.link,
     )

@@ -1,0 +1,307 @@
+"""Score the pipeline on real feeds against labels kept as facts (links and judgements only).
+
+    python bench/realfeeds.py ../shared/corpora/real-feeds ../shared/corpora/real-feeds-2
+    python bench/realfeeds.py ../shared/corpora/real-feeds --dump > /tmp/items.txt
+
+Every feed file is served from 127.0.0.1 and fetched, parsed, split, cleaned, tagged, scored and
+clustered by the real pipeline into a throw-away SQLite file. Then:
+
+* relevance precision / recall of the items against ``bench/labels/real_feeds.tsv``;
+* company tagging precision / recall, over every company an item names and over the companies
+  it is *about* (named in its title);
+* the digests a subscriber would have read: one per day a feed was captured on, its window the
+  two days before; every key point shown is judged usable when it cites only items labelled
+  relevant, its text is a sentence of the cited article as the feed gave it, and it carries no
+  boilerplate. It also checks that no item older than the window is cited.
+
+``--dump`` prints, for labelling, each stored item with its key, title, the start of its clean
+text and every knowledge-base name found in its text by plain substring search (with a few
+characters around it): the labeller judges each. Nothing of the feeds' text is kept in the
+project: the labels file holds keys and judgements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import select
+
+from bench.corpus import serve_and_ingest
+from digest.companies import CompanyBase
+from digest.compose.composer import Composer
+from digest.compose.model import Digest, KeyPoint
+from digest.compose.template import Template
+from digest.ingest.enrich import Enricher, load_domain_terms
+from digest.ingest.normalise import html_to_text
+from digest.ingest.parse import parse_feed
+from storage import Database
+from storage.tables import ItemRow
+from storage.types import Item
+
+LABELS = Path(__file__).resolve().parent / "labels" / "real_feeds.tsv"
+WINDOW = timedelta(days=2)
+# Independent of the cleaning rules on purpose: what a reader would call not-the-article.
+BOILERPLATE = re.compile(
+    r"⭐|^\s*\[|\[(?:recommended|optional|unknown)\]|责任编辑|编辑\s*[|丨｜:：]|作者\s*[:：|丨]"
+    r"|本文来自|阅读原文|相关阅读|推荐阅读|延伸阅读|您可能也感兴趣|图片来源|图源|https?://"
+    r"|Advertisement|Bookmark|Share\s+(?:WhatsApp|Telegram|Facebook)|投稿|频道|Source:"
+    r"|Made with love",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    relevant: bool
+    about: frozenset[str]
+    mentioned: frozenset[str]
+
+    @property
+    def companies(self) -> frozenset[str]:
+        return self.about | self.mentioned
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    item: Item
+    key: str  # the label's key: the item's link, or its roundup part's guid
+    file: str
+
+
+def load_labels(path: Path = LABELS) -> dict[str, Label]:
+    labels: dict[str, Label] = {}
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 4 or fields[1] not in ("0", "1"):
+            raise SystemExit(f"{path}:{number}: expected key, 0/1, about, mentioned")
+        key, relevant, about, mentioned = fields
+        labels[key] = Label(relevant == "1", _ids(about), _ids(mentioned))
+    return labels
+
+
+def _ids(field: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in field.split(",") if part.strip() not in ("", "-"))
+
+
+def stored_items(db: Database, files: dict[int, str]) -> list[Stored]:
+    items = {item.id: item for item in db.items.latest(limit=100_000)}
+    with db.engine.connect() as connection:
+        rows = connection.execute(select(ItemRow.id, ItemRow.guid, ItemRow.link, ItemRow.source_id))
+        keyed = []
+        for item_id, guid, link, source_id in rows:
+            part = guid if guid and guid.startswith("roundup-story:") else None
+            keyed.append(Stored(items[item_id], part or link or guid or "", files[source_id]))
+    return sorted(keyed, key=lambda s: (s.file, s.item.id))
+
+
+# --- scoring --------------------------------------------------------------------------------
+
+
+def ratio(hits: int, total: int) -> float:
+    return hits / total if total else 1.0
+
+
+def relevance_scores(stored: list[Stored], labels: dict[str, Label]) -> tuple[float, float, int]:
+    pairs = [(s.item.relevant, labels[s.key].relevant) for s in stored if s.key in labels]
+    true_pos = sum(p and t for p, t in pairs)
+    return (
+        ratio(true_pos, sum(p for p, _ in pairs)),
+        ratio(true_pos, sum(t for _, t in pairs)),
+        len(pairs),
+    )
+
+
+def tagging_scores(
+    stored: list[Stored], labels: dict[str, Label], about: bool
+) -> tuple[float, float, list[str]]:
+    predicted = truth = hits = 0
+    errors = []
+    for s in stored:
+        label = labels.get(s.key)
+        if label is None:
+            continue
+        got = set(s.item.title_companies if about else s.item.companies)
+        want = set(label.about if about else label.companies)
+        predicted, truth, hits = predicted + len(got), truth + len(want), hits + len(got & want)
+        if got != want:
+            extra, missing = sorted(got - want), sorted(want - got)
+            errors.append(f"{s.key[:70]}  +{','.join(extra)} -{','.join(missing)}")
+    return ratio(hits, predicted), ratio(hits, truth), errors
+
+
+def capture_days(stored: list[Stored]) -> list[datetime]:
+    """The day each feed was captured: its newest item's date."""
+    newest: dict[str, datetime] = {}
+    for s in stored:
+        newest[s.file] = max(newest.get(s.file, s.item.published_at), s.item.published_at)
+    return sorted(set(newest.values()))
+
+
+def digests(db: Database, companies: CompanyBase, days: list[datetime]) -> list[Digest]:
+    composer = Composer(Template.load(), companies)
+    found = []
+    for day in days:
+        created = day + timedelta(hours=1)
+        items = db.items.window(published_since=created - WINDOW)
+        items = [i for i in items if i.published_at <= created]
+        found.append(
+            composer.compose(
+                items,
+                edition="bench",
+                language="zh",
+                created_at=created,
+                after_item_id=0,
+                last_item_id=db.items.max_id(),
+                since=created - WINDOW,
+            )
+        )
+    return found
+
+
+def shown_points(digest: Digest) -> Iterable[KeyPoint]:
+    for section in digest.sections:
+        yield from (p for p in section.key_points if not p.stories)  # not Core Insights
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def judge(
+    point: KeyPoint,
+    digest: Digest,
+    by_id: dict[int, Stored],
+    labels: dict[str, Label],
+    feed_text: dict[str, str],
+) -> str | None:
+    """Why a key point is not usable, or None."""
+    refs = {ref.number: ref for ref in digest.sources}
+    cited = [by_id[refs[n].item_id] for n in point.citations]
+    if any(s.item.published_at < (digest.since or digest.created_at) for s in cited):
+        return "older than the window"
+    if any(s.key not in labels for s in cited):
+        return "cites an unlabelled item"
+    if not all(labels[s.key].relevant for s in cited):
+        return "cites an off-topic item"
+    if BOILERPLATE.search(point.text):
+        return "boilerplate"
+    text = squash(point.text).rstrip("。.…")
+    if not any(text[:40] in feed_text.get(s.file, "") for s in cited):
+        return "not a sentence of the article"
+    return None
+
+
+def feed_texts(files: Iterable[Path]) -> dict[str, str]:
+    """Each feed's entries as plain text, squashed: where a key point must be found."""
+    texts = {}
+    for path in files:
+        feed = parse_feed(path.read_bytes(), {}, "https://bench.invalid/")
+        parts = [f"{e.title}\n{html_to_text(e.summary)}" for e in feed.entries]
+        texts[path.name] = squash(html_to_text("\n".join(parts)))
+    return texts
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def dump(stored: list[Stored], companies: CompanyBase) -> None:
+    names = sorted(
+        ((name, c.id) for c in companies for name in c.all_names), key=lambda p: -len(p[0])
+    )
+    pattern = re.compile(
+        "|".join(
+            rf"(?<![A-Za-z]){re.escape(n)}(?![A-Za-z])" if n.isascii() else re.escape(n)
+            for n, _ in names
+        ),
+        re.IGNORECASE,
+    )
+    owner = {n.lower(): cid for n, cid in names}
+    for s in stored:
+        item = s.item
+        print(f"\n=== {s.key}\t[{s.file}] {item.published_at:%Y-%m-%d}")
+        print(f"  T: {item.title}")
+        print(f"  S: {item.summary[:240]!r}")
+        print(
+            f"  pred: rel={int(item.relevant)} ({item.relevance})"
+            f" about={','.join(item.title_companies)} all={','.join(item.companies)}"
+        )
+        text = f"{item.title}\n{item.summary}"
+        hits = sorted(
+            {
+                f"{owner[m.group(0).lower()]}:{text[max(0, m.start() - 6) : m.end() + 6]!r}"
+                for m in pattern.finditer(text)
+            }
+        )
+        for hit in hits[:12]:
+            print(f"    ~ {hit}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("folders", type=Path, nargs="+")
+    parser.add_argument("--dump", action="store_true", help="print items for labelling")
+    parser.add_argument("--errors", action="store_true", help="print every disagreement")
+    args = parser.parse_args()
+    files = sorted(p for f in args.folders for p in f.glob("*.xml"))
+    companies = CompanyBase.load()
+    enricher = Enricher(companies, load_domain_terms(), 3.0)
+    with tempfile.TemporaryDirectory() as folder:
+        db = Database(f"sqlite:///{folder}/real.db")
+        db.upgrade()
+        by_source, _ = serve_and_ingest(db, files, enricher, added=datetime(2000, 1, 1, tzinfo=UTC))
+        stored = stored_items(db, by_source)
+        if args.dump:
+            dump(stored, companies)
+            return 0
+        report(db, companies, stored, files, args.errors)
+        db.close()
+    return 0
+
+
+def report(
+    db: Database, companies: CompanyBase, stored: list[Stored], files: list[Path], errors: bool
+) -> None:
+    labels = load_labels()
+    precision, recall, labelled = relevance_scores(stored, labels)
+    print(f"{len(stored)} items stored from {len(files)} feeds, {labelled} labelled")
+    print(f"relevance      precision {precision:.3f}  recall {recall:.3f}")
+    for about in (False, True):
+        p, r, wrong = tagging_scores(stored, labels, about)
+        print(f"tagging {'about' if about else 'all  '}  precision {p:.3f}  recall {r:.3f}")
+        for line in wrong if errors else ():
+            print(f"    {line}")
+    if errors:
+        for s in stored:
+            if s.key in labels and s.item.relevant != labels[s.key].relevant:
+                print(f"  relevance {int(s.item.relevant)}≠{int(labels[s.key].relevant)} {s.key}")
+    by_id = {s.item.id: s for s in stored}
+    texts = feed_texts(files)
+    verdicts: dict[str | None, list[str]] = defaultdict(list)
+    for digest in digests(db, companies, capture_days(stored)):
+        for point in shown_points(digest):
+            reason = judge(point, digest, by_id, labels, texts)
+            verdicts[reason].append(f"{digest.created_at:%Y-%m-%d} {point.text[:90]}")
+    total = sum(len(v) for v in verdicts.values())
+    usable = len(verdicts[None])
+    print(f"key points usable {usable}/{total} = {ratio(usable, total):.3f}")
+    for reason, points in verdicts.items():
+        if reason is not None:
+            print(f"  {reason}: {len(points)}")
+            for line in points if errors else ():
+                print(f"    {line}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
