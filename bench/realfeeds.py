@@ -64,11 +64,11 @@ BOILERPLATE = re.compile(
 class Label:
     relevant: bool
     about: frozenset[str]
-    mentioned: frozenset[str]
+    mentioned: frozenset[str] | None  # None: not checked (a long article)
 
     @property
-    def companies(self) -> frozenset[str]:
-        return self.about | self.mentioned
+    def companies(self) -> frozenset[str] | None:
+        return None if self.mentioned is None else self.about | self.mentioned
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +87,8 @@ def load_labels(path: Path = LABELS) -> dict[str, Label]:
         if len(fields) != 4 or fields[1] not in ("0", "1"):
             raise SystemExit(f"{path}:{number}: expected key, 0/1, about, mentioned")
         key, relevant, about, mentioned = fields
-        labels[key] = Label(relevant == "1", _ids(about), _ids(mentioned))
+        checked = None if mentioned.strip() == "?" else _ids(mentioned)
+        labels[key] = Label(relevant == "1", _ids(about), checked)
     return labels
 
 
@@ -101,6 +102,7 @@ def stored_items(db: Database, files: dict[int, str]) -> list[Stored]:
         rows = connection.execute(select(ItemRow.id, ItemRow.guid, ItemRow.link, ItemRow.source_id))
         keyed = []
         for item_id, guid, link, source_id in rows:
+            assert source_id is not None  # every bench item comes from a feed
             part = guid if guid and guid.startswith("roundup-story:") else None
             keyed.append(Stored(items[item_id], part or link or guid or "", files[source_id]))
     return sorted(keyed, key=lambda s: (s.file, s.item.id))
@@ -130,10 +132,10 @@ def tagging_scores(
     errors = []
     for s in stored:
         label = labels.get(s.key)
-        if label is None:
+        if label is None or (not about and label.companies is None):
             continue
         got = set(s.item.title_companies if about else s.item.companies)
-        want = set(label.about if about else label.companies)
+        want = set(label.about if about else label.companies or ())
         predicted, truth, hits = predicted + len(got), truth + len(want), hits + len(got & want)
         if got != want:
             extra, missing = sorted(got - want), sorted(want - got)
@@ -289,10 +291,13 @@ def report(
     by_id = {s.item.id: s for s in stored}
     texts = feed_texts(files)
     verdicts: dict[str | None, list[str]] = defaultdict(list)
+    judged = set()  # a point shown by several days' digests is judged once
     for digest in digests(db, companies, capture_days(stored)):
         for point in shown_points(digest):
-            reason = judge(point, digest, by_id, labels, texts)
-            verdicts[reason].append(f"{digest.created_at:%Y-%m-%d} {point.text[:90]}")
+            if point.text not in judged:
+                judged.add(point.text)
+                reason = judge(point, digest, by_id, labels, texts)
+                verdicts[reason].append(f"{digest.created_at:%Y-%m-%d} {point.text[:90]}")
     total = sum(len(v) for v in verdicts.values())
     usable = len(verdicts[None])
     print(f"key points usable {usable}/{total} = {ratio(usable, total):.3f}")

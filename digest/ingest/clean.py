@@ -54,8 +54,10 @@ class Rules:
                 if lines
                 else None
             )
-            patterns = (tuple(re.compile(p) for p in data.get(name, ())) for name in names)
-            return cls(*patterns, body_lines=chrome)
+            title_prefixes, title_suffixes, body_prefixes, cut_markers, anywhere = (
+                tuple(re.compile(p) for p in data.get(name, ())) for name in names
+            )
+            return cls(title_prefixes, title_suffixes, body_prefixes, cut_markers, anywhere, chrome)
         except (tomllib.TOMLDecodeError, re.error) as exc:
             raise ConfigError(f"cleaning.toml: {exc}") from exc
 

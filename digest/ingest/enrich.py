@@ -24,14 +24,26 @@ _CHINA = re.compile(
     r"|\bShenzhen\b|出口管制|export control|H20|H200|B30|MI308",
     re.IGNORECASE,
 )
-# Companies whose news is mostly not about compute (games, phones, shopping, mobile plans):
-# without a domain term in the title or lead, their name counts half.
-BROAD_SEGMENTS = frozenset({"internet", "telecom"})
+# Companies whose news is mostly not about compute (games, phones, shopping, mobile plans; a
+# model maker's apps and benchmarks): without a compute term in the title or lead, their name
+# counts half.
+BROAD_SEGMENTS = frozenset({"internet", "telecom", "ai-models"})
+# Terms too general to say an item is about compute ("AI", "large model"): they add to the
+# score but do not make a broad company's news about compute.
+WEAK_TERM = 1.0
 TITLE_BOOST = 1.25  # a name or term in the title counts a quarter more than in the body
 # Relevance reads the title and the lead only: a long article that names a chipmaker in its
 # eighth paragraph is not about chips.
 LEAD_CHARS = 300
 _WORDLIKE = re.compile(r"\w", re.UNICODE)
+# What makes a broad company's news (a model maker, an internet giant) count: its compute,
+# pricing, chips or capital, named in the title or lead.
+_COMPUTE_OR_CAPITAL = re.compile(
+    r"算力|芯片|国产卡|GPU|数据中心|智算|融资|估值|募资|上市|IPO|配售|市值|股价|涨价|降价|定价|价格"
+    r"|资本开支|capex|funding|valuation|pricing|price cut|data cent(?:er|re)",
+    re.IGNORECASE,
+)
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +161,16 @@ class Enricher:
         score = sum(best.values())
         anchors = sorted(best.items(), key=lambda pair: -pair[1])
         lead = text[:lead_end]
-        on_topic = bool(best)  # a domain term in the title or lead: the item is about compute
+        # a compute term in the title or lead: the item is about compute
+        on_topic = any(weight > WEAK_TERM for weight in best.values())
+        capital_or_compute = bool(_COMPUTE_OR_CAPITAL.search(lead))
+        on_topic = on_topic or capital_or_compute
         segments = {c: company.segment for c in companies if (company := self.companies.get(c))}
         chinese = any(s != "foreign" for s in segments.values()) or bool(_CHINA.search(lead))
+        if not chinese and (segments or not _HAN.search(lead)):
+            # Global chip news counts when it bears on China: named foreign companies only, or
+            # an English report naming none, and no word of China in the title or lead.
+            return score / 2, anchors
         for company_id in sorted(companies):
             company = self.companies.get(company_id)
             if company is None:
@@ -160,6 +179,8 @@ class Enricher:
                 continue  # global chip news counts when it bears on China
             broad = company.broad or company.segment in BROAD_SEGMENTS
             points = company.weight / 2 if broad and not on_topic else company.weight
+            if company.segment == "ai-models" and capital_or_compute:
+                points = company.weight * 2  # a model maker's compute, pricing or capital
             score += points
             anchors.append((company_id, points))
         return score, anchors
