@@ -62,6 +62,11 @@ def test_a_web_page_carried_whole_loses_its_chrome_and_keeps_its_story() -> None
     assert "Google" not in body  # the chrome named a company: no tag from it
 
 
+def test_a_credit_to_another_outlet_is_not_a_mention() -> None:
+    body = clean("长鑫科技确定发行价", "长鑫科技公布了发行价。（来源：腾讯科技）").body
+    assert body == "长鑫科技公布了发行价。"
+
+
 def test_a_summarising_models_preamble_is_dropped() -> None:
     body = "。\n以下是我的分析总结:\n关键词: 芯片 融资 估值\n总结:\n1. 某芯片公司完成新一轮融资。"
     assert clean("某芯片公司融资", body).body == "1. 某芯片公司完成新一轮融资。"
