@@ -175,8 +175,6 @@ class Enricher:
             company = self.companies.get(company_id)
             if company is None:
                 continue
-            if company.segment == "foreign" and not chinese:
-                continue  # global chip news counts when it bears on China
             broad = company.broad or company.segment in BROAD_SEGMENTS
             points = company.weight / 2 if broad and not on_topic else company.weight
             if company.segment == "ai-models" and capital_or_compute:

@@ -141,7 +141,7 @@ def split(entry: RawEntry) -> list[RawEntry]:
         sections = _sections(entry.summary)
         if len(sections) >= MIN_STORIES:
             return [
-                replace(_story(entry, n, heading, _first_link(html)), summary=html or heading)
+                _story(entry, n, heading, _first_link(html), html or heading)
                 for n, (heading, html) in enumerate(sections)
             ]
     if is_roundup_title(entry.title):
