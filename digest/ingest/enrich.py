@@ -157,7 +157,9 @@ class Enricher:
         for match in self._term_matcher.find(text[:lead_end], boundaries):
             boost = TITLE_BOOST if match.end <= title_end else 1.0
             weight = self._terms.get(match.phrase, 0.0) * boost
-            best[match.phrase] = max(best.get(match.phrase, 0.0), weight)
+            # a term counts once, at its strongest (or, for a negative term, its weakest)
+            known = best.get(match.phrase)
+            best[match.phrase] = weight if known is None else max(known, weight, key=abs)
         score = sum(best.values())
         anchors = sorted(best.items(), key=lambda pair: -pair[1])
         lead = text[:lead_end]
