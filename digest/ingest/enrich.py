@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 
-from digest.companies import CompanyBase
+from digest.companies import Company, CompanyBase, Tagging
 from digest.errors import ConfigError
 from digest.matching import PhraseMatcher
 from digest.text import (
@@ -36,13 +36,20 @@ TITLE_BOOST = 1.25  # a name or term in the title counts a quarter more than in 
 # eighth paragraph is not about chips.
 LEAD_CHARS = 300
 _WORDLIKE = re.compile(r"\w", re.UNICODE)
-# What makes a broad company's news (a model maker, an internet giant) count: its compute,
-# pricing, chips or capital, named in the title or lead.
-_COMPUTE_OR_CAPITAL = re.compile(
-    r"算力|芯片|国产卡|GPU|数据中心|智算|融资|估值|募资|上市|IPO|配售|市值|股价|涨价|降价|定价|价格"
-    r"|资本开支|capex|funding|valuation|pricing|price cut|data cent(?:er|re)",
+# What makes a broad company's news count: its compute (an internet giant's data centres and
+# chips), or for a model maker also its pricing and capital, named in the title or lead.
+_COMPUTE = re.compile(
+    r"算力|芯片|国产卡|GPU|数据中心|智算|资本开支|capex|\bchips?\b|data cent(?:er|re)"
+    r"|AI infrastructure|computing power",
     re.IGNORECASE,
 )
+_CAPITAL = re.compile(
+    r"融资|估值|募资|上市|IPO|配售|市值|股价|涨价|降价|定价|价格|funding|valuation|pricing"
+    r"|price cut",
+    re.IGNORECASE,
+)
+# Global chip news naming China (its export rules, its customers) bears on China's industry.
+CHINA_BEARING = 1.0
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -57,6 +64,8 @@ class Enrichment:
     relevance: float
     relevant: bool
     lead_companies: frozenset[str] = frozenset()  # named in the title or the lead
+    # what the item is about: its title's companies, else the subject of its lead
+    about_companies: frozenset[str] = frozenset()
 
     @property
     def leading_companies(self) -> frozenset[str]:
@@ -103,6 +112,33 @@ def _group_tokens(
     return tuple(words), tuple(words[:lead]), tuple(tuple(s) for s in sentences)
 
 
+LEAD_SUBJECTS = 2  # a lead naming more is a sector's news ("A, B, C rose"), not theirs
+
+
+def _about(tagging: Tagging, title_end: int, clause_end: int) -> frozenset[str]:
+    """The companies an item is about: its title's, else its lead's subject."""
+    in_title = tagging.named_before(title_end)
+    if in_title:
+        return in_title
+    in_lead = tagging.named_before(clause_end)
+    return in_lead if len(in_lead) <= LEAD_SUBJECTS else frozenset()
+
+
+_CLAUSE_BREAK = re.compile(r"[，,：:；;（(]")
+LEAD_CLAUSE_CHARS = 60
+
+
+def _first_clause_end(text: str, title_end: int) -> int:
+    """Where the first clause of the body ends: its subject is named there ("华为开始向…",
+    "Kunlunxin, Baidu's chip unit, hired…"), not in what the sentence goes on to say."""
+    for start, end in sentence_spans(text):
+        if start > title_end:
+            stop = min(end, start + LEAD_CLAUSE_CHARS)
+            brk = _CLAUSE_BREAK.search(text, start, stop)
+            return brk.start() if brk else stop
+    return title_end
+
+
 class Enricher:
     def __init__(
         self,
@@ -139,6 +175,7 @@ class Enricher:
             sentence_tokens=sentences,
             companies=tagging.companies,
             title_companies=tagging.named_before(title_end),
+            about_companies=_about(tagging, title_end, _first_clause_end(text, title_end)),
             relevance=round(score, 3),
             relevant=score >= self.threshold,
             lead_companies=tagging.named_before(lead_end),
@@ -164,26 +201,37 @@ class Enricher:
         anchors = sorted(best.items(), key=lambda pair: -pair[1])
         lead = text[:lead_end]
         # a compute term in the title or lead: the item is about compute
-        on_topic = any(weight > WEAK_TERM for weight in best.values())
-        capital_or_compute = bool(_COMPUTE_OR_CAPITAL.search(lead))
-        on_topic = on_topic or capital_or_compute
+        compute = bool(_COMPUTE.search(lead))
+        capital = bool(_CAPITAL.search(lead))
+        on_topic = any(weight > WEAK_TERM for weight in best.values()) or compute or capital
         segments = {c: company.segment for c in companies if (company := self.companies.get(c))}
-        chinese = any(s != "foreign" for s in segments.values()) or bool(_CHINA.search(lead))
-        if not chinese and (segments or not _HAN.search(lead)):
-            # Global chip news counts when it bears on China: named foreign companies only, or
-            # an English report naming none, and no word of China in the title or lead.
-            return score / 2, anchors
+        china_named = bool(_CHINA.search(lead))
+        if not china_named and not any(s != "foreign" for s in segments.values()):
+            if segments or not _HAN.search(lead):
+                # Global chip news counts when it bears on China: named foreign companies only,
+                # or an English report naming none, and no word of China in the title or lead.
+                return score / 2, anchors
+        elif china_named and "foreign" in segments.values():
+            score += CHINA_BEARING  # a foreign chipmaker's China business, export rules...
+            anchors.append(("china", CHINA_BEARING))
         for company_id in sorted(companies):
             company = self.companies.get(company_id)
-            if company is None:
-                continue
-            broad = company.broad or company.segment in BROAD_SEGMENTS
-            points = company.weight / 2 if broad and not on_topic else company.weight
-            if company.segment == "ai-models" and capital_or_compute:
-                points = company.weight * 2  # a model maker's compute, pricing or capital
-            score += points
-            anchors.append((company_id, points))
+            if company is not None:
+                points = self._company_points(company, on_topic, compute, capital)
+                score += points
+                anchors.append((company_id, points))
         return score, anchors
+
+    @staticmethod
+    def _company_points(company: Company, on_topic: bool, compute: bool, capital: bool) -> float:
+        """A company's weight; half for a broad company's news that is not about compute; double
+        for a model maker's compute, pricing or capital, or an internet giant's compute."""
+        broad = company.broad or company.segment in BROAD_SEGMENTS
+        if company.segment == "ai-models" and (compute or capital):
+            return company.weight * 2
+        if company.segment == "internet" and compute:
+            return company.weight * 2
+        return company.weight / 2 if broad and not on_topic else company.weight
 
     def explain(self, title: str, summary: str) -> list[tuple[str, float]]:
         """What made an item's relevance: the domain terms of its title and lead (title terms

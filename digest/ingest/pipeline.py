@@ -383,7 +383,7 @@ class IngestPipeline:
             relevant=enrichment.relevant,
             tokens=enrichment.sentence_tokens,
             signature=signature,
-            title_companies=tuple(sorted(enrichment.title_companies)),
+            title_companies=tuple(sorted(enrichment.about_companies)),  # what it is about
             story_id=stories.find(probe),
             embedding=embedding,
             event=event,

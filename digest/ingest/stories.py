@@ -60,7 +60,7 @@ class Stories:
             probes.append(
                 Probe(
                     minhash(words) if words else None,
-                    frozenset(enrichment.title_companies),
+                    frozenset(enrichment.about_companies),
                     event,
                     vector,
                     script_language(title, enrichment.language),
