@@ -48,8 +48,21 @@ _CAPITAL = re.compile(
     r"|price cut",
     re.IGNORECASE,
 )
-# Global chip news naming China (its export rules, its customers) bears on China's industry.
+# An internet giant's compute: its data centres, its AI infrastructure, its capex.
+_INFRA = re.compile(
+    r"算力|数据中心|智算|资本开支|capex|GPU|data cent(?:er|re)|AI infrastructure"
+    r"|computing power",
+    re.IGNORECASE,
+)
+# Global chip news naming China (its export rules, its customers) bears on China's industry;
+# naming no word of China, only foreign companies or places, it counts a third.
 CHINA_BEARING = 1.0
+GLOBAL_SHARE = 1 / 3
+_FOREIGN = re.compile(
+    r"微软|Microsoft|\bMeta\b|OpenAI|Anthropic|苹果公司|\bApple\b|特斯拉|Tesla|亚马逊|Amazon"
+    r"|\bAWS\b|甲骨文|Oracle|Rapidus|三星|SK集团|韩国|韩媒|日本|欧洲|欧盟|印度|摩根士丹利|高盛",
+    re.IGNORECASE,
+)
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -124,6 +137,13 @@ def _about(tagging: Tagging, title_end: int, clause_end: int) -> frozenset[str]:
     return in_lead if len(in_lead) <= LEAD_SUBJECTS else frozenset()
 
 
+def _first_sentence_end(text: str, title_end: int) -> int:
+    for start, end in sentence_spans(text):
+        if start > title_end:
+            return end
+    return title_end
+
+
 _CLAUSE_BREAK = re.compile(r"[，,：:；;（(]")
 LEAD_CLAUSE_CHARS = 60
 
@@ -190,47 +210,63 @@ class Enricher:
         companies: frozenset[str],
     ) -> tuple[float, list[tuple[str, float]]]:
         """The relevance score and what made it: (domain term or company id, points)."""
-        best: dict[str, float] = {}
-        for match in self._term_matcher.find(text[:lead_end], boundaries):
-            boost = TITLE_BOOST if match.end <= title_end else 1.0
-            weight = self._terms.get(match.phrase, 0.0) * boost
-            # a term counts once, at its strongest (or, for a negative term, its weakest)
-            known = best.get(match.phrase)
-            best[match.phrase] = weight if known is None else max(known, weight, key=abs)
+        best, title_anchored = self._term_points(text[:lead_end], boundaries, title_end)
         score = sum(best.values())
         anchors = sorted(best.items(), key=lambda pair: -pair[1])
         lead = text[:lead_end]
-        # a compute term in the title or lead: the item is about compute
-        compute = bool(_COMPUTE.search(lead))
-        capital = bool(_CAPITAL.search(lead))
+        # what the item says it is about: its title and first sentence
+        opening = text[: _first_sentence_end(text, title_end)]
+        compute, capital = bool(_COMPUTE.search(opening)), bool(_CAPITAL.search(opening))
         on_topic = any(weight > WEAK_TERM for weight in best.values()) or compute or capital
         segments = {c: company.segment for c in companies if (company := self.companies.get(c))}
-        china_named = bool(_CHINA.search(lead))
-        if not china_named and not any(s != "foreign" for s in segments.values()):
-            if segments or not _HAN.search(lead):
-                # Global chip news counts when it bears on China: named foreign companies only,
-                # or an English report naming none, and no word of China in the title or lead.
-                return score / 2, anchors
-        elif china_named and "foreign" in segments.values():
+        china = bool(_CHINA.search(lead))
+        foreign_only = all(s == "foreign" for s in segments.values())
+        named_abroad = bool(segments) or not _HAN.search(lead) or bool(_FOREIGN.search(lead))
+        if not china and foreign_only and named_abroad:
+            # Global chip news counts when it bears on China: foreign companies or places only,
+            # or an English report naming none, and no word of China in the lead.
+            return score * GLOBAL_SHARE, anchors
+        if not segments and not title_anchored:
+            return score / 2, anchors  # domain words in a body whose title is about else
+        if "foreign" in segments.values() and _CHINA.search(opening):
             score += CHINA_BEARING  # a foreign chipmaker's China business, export rules...
             anchors.append(("china", CHINA_BEARING))
+        infra = bool(_INFRA.search(opening))
         for company_id in sorted(companies):
             company = self.companies.get(company_id)
             if company is not None:
-                points = self._company_points(company, on_topic, compute, capital)
+                points = self._company_points(company, on_topic, compute or capital, infra)
                 score += points
                 anchors.append((company_id, points))
         return score, anchors
 
+    def _term_points(
+        self, lead: str, boundaries: frozenset[int], title_end: int
+    ) -> tuple[dict[str, float], bool]:
+        """Each domain term of the title and lead, once, with its points; and whether the title
+        has one (a positive one)."""
+        best: dict[str, float] = {}
+        in_title = False
+        for match in self._term_matcher.find(lead, boundaries):
+            boost = TITLE_BOOST if match.end <= title_end else 1.0
+            weight = self._terms.get(match.phrase, 0.0) * boost
+            in_title = in_title or (match.end <= title_end and weight > 0)
+            # a term counts once, at its strongest (or, for a negative term, its weakest)
+            known = best.get(match.phrase)
+            best[match.phrase] = weight if known is None else max(known, weight, key=abs)
+        return best, in_title
+
     @staticmethod
-    def _company_points(company: Company, on_topic: bool, compute: bool, capital: bool) -> float:
+    def _company_points(
+        company: Company, on_topic: bool, compute_or_capital: bool, infra: bool
+    ) -> float:
         """A company's weight; half for a broad company's news that is not about compute; double
-        for a model maker's compute, pricing or capital, or an internet giant's compute."""
+        for a model maker's compute, pricing or capital, or an internet giant's data centres."""
+        if company.segment == "ai-models" and compute_or_capital:
+            return company.weight * 2
+        if company.segment == "internet" and not company.broad and infra:
+            return company.weight * 2
         broad = company.broad or company.segment in BROAD_SEGMENTS
-        if company.segment == "ai-models" and (compute or capital):
-            return company.weight * 2
-        if company.segment == "internet" and compute:
-            return company.weight * 2
         return company.weight / 2 if broad and not on_topic else company.weight
 
     def explain(self, title: str, summary: str) -> list[tuple[str, float]]:
