@@ -3,7 +3,8 @@
 A Chinese phrase counts only where it starts and ends on token boundaries, so 海光 is not found
 in 上海光源 (上海 / 光源) and 算能 is not found in 计算能力 (计算 / 能力). A Latin phrase is a
 run of whole words (letters and digits, joined inside a word by ``-``, ``.`` or ``&``), so AMD
-is not found in amd64 and Intel is not found in intelligence. Latin matching looks word n-grams
+is not found in amd64 and Intel is not found in intelligence; a name of four letters or more
+is found before a version (Qwen3.6, DeepSeek-V4-Pro). Latin matching looks word n-grams
 up in a dictionary: linear in the text, whatever the number of phrases.
 """
 
@@ -17,6 +18,9 @@ from digest.text import HAN
 
 LATIN_WORD = re.compile(r"[A-Za-z0-9]+(?:[-.&][A-Za-z0-9]+)*")
 _SPACE_ONLY = re.compile(r"\s+")
+# A name of four letters or more followed by a version or a hyphenated qualifier (Qwen3.6,
+# DeepSeek-V4, Nvidia-backed) names it; shorter ones do not (amd64, MU-MIMO).
+_VERSIONED = re.compile(r"([A-Za-z]{4,})(?=[0-9]|-)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +83,14 @@ class PhraseMatcher:
             n_max += 1
         for n in range(n_max, 0, -1):
             key = " ".join(w.group() for w in words[i : i + n])
-            phrase = self._exact.get(key) or self._folded.get(key.casefold())
+            phrase = self._lookup(key)
             if phrase is not None:
                 return Match(phrase, words[i].start(), words[i + n - 1].end()), n
+        versioned = _VERSIONED.match(words[i].group())
+        if versioned and (phrase := self._lookup(versioned.group(1))) is not None:
+            start = words[i].start()  # Qwen3.6, DeepSeek-V4-Pro, Intel-based: the name
+            return Match(phrase, start, start + len(versioned.group(1))), 1
         return None
+
+    def _lookup(self, key: str) -> str | None:
+        return self._exact.get(key) or self._folded.get(key.casefold())
