@@ -26,6 +26,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -183,7 +184,7 @@ def feed_xml(items: list[tuple[str, str]], offset: int) -> bytes:
     return "".join(parts).encode("utf-8")
 
 
-def run_once(n: int, capacity: int, embeddings: bool) -> dict[str, float]:
+def run_once(n: int, capacity: int, embeddings: str) -> dict[str, float]:
     from digest.companies import CompanyBase
     from digest.ingest.enrich import Enricher, load_domain_terms
     from digest.ingest.fetch import FetchOptions
@@ -206,12 +207,17 @@ def run_once(n: int, capacity: int, embeddings: bool) -> dict[str, float]:
         )
     enricher = Enricher(CompanyBase.load(), load_domain_terms(), 3.0)
     enricher.enrich("预热", "")  # jieba's dictionary loads before the clock starts
-    embedder = None
-    if embeddings:
+    embedder: Any = None
+    if embeddings == "on":
         from digest.ingest.embed import shared_use_embedder
 
         embedder = shared_use_embedder()
         embedder.embed(["预热"])  # so does the model
+    elif embeddings == "worker":
+        from digest.ingest.embed import ProcessEmbedder
+
+        embedder = ProcessEmbedder()
+        embedder.embed(["预热"])  # the worker starts and loads the model before the clock
     with tempfile.TemporaryDirectory() as folder:
         db = Database(f"sqlite:///{folder}/bench.db")
         db.upgrade()
@@ -229,6 +235,7 @@ def run_once(n: int, capacity: int, embeddings: bool) -> dict[str, float]:
         stored = db.items.count()
         db.close()
     server.stop()
+    worker_mb = worker_peak_mb(embedder) if embeddings == "worker" else 0.0
     assert all(o.status == "ok" for o in outcomes), [o.error for o in outcomes if o.error]
 
     texts = [f"{t}\n{html_to_text(s)}" for t, s in items]
@@ -246,7 +253,21 @@ def run_once(n: int, capacity: int, embeddings: bool) -> dict[str, float]:
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "pipeline_growth_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         - rss_before,
+        "worker_peak_mb": worker_mb,
     }
+
+
+def worker_peak_mb(embedder: Any) -> float:
+    """The embedding worker's peak resident memory (VmHWM), read before it is stopped."""
+    pool = embedder._executor()
+    peak = 0.0
+    for pid in list(pool._processes or {}):
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) / 1024)
+    embedder.close()
+    return peak
 
 
 def current_rss_mb() -> float:
@@ -265,19 +286,21 @@ def main() -> None:
     )
     parser.add_argument(
         "--embeddings",
-        choices=["on", "off", "both"],
-        default="both",
-        help="multilingual embeddings at ingest (default: both, side by side)",
+        choices=["on", "off", "worker", "all"],
+        default="all",
+        help="multilingual embeddings at ingest: off, on (in the process), worker (in a "
+        "worker process, as `chipdigest run` does); default all three side by side",
     )
     parser.add_argument("--single", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.single:
-        print(json.dumps(run_once(args.single, args.capacity, args.embeddings == "on")))
+        print(json.dumps(run_once(args.single, args.capacity, args.embeddings)))
         return
-    modes = ["off", "on"] if args.embeddings == "both" else [args.embeddings]
+    modes = ["off", "on", "worker"] if args.embeddings == "all" else [args.embeddings]
     print(
-        f"{'emb':>4} {'N':>6} {'stored':>7} {'pipeline it/s':>14} {'jieba it/s':>11} "
-        f"{'ratio':>6} {'peak RSS MB':>12} {'growth MB':>10}   (medians of {args.runs} runs, "
+        f"{'emb':>6} {'N':>6} {'stored':>7} {'pipeline it/s':>14} {'jieba it/s':>11} "
+        f"{'ratio':>6} {'peak RSS MB':>12} {'growth MB':>10} {'worker MB':>10}   "
+        f"(medians of {args.runs} runs, "
         f"one process each, story index capacity {args.capacity})"
     )
     for n, mode in ((n, mode) for n in args.n for mode in modes):
@@ -305,9 +328,9 @@ def main() -> None:
         ]
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         print(
-            f"{mode:>4} {n:>6} {int(med['stored']):>7} {med['pipeline_items_per_s']:>14.0f} "
+            f"{mode:>6} {n:>6} {int(med['stored']):>7} {med['pipeline_items_per_s']:>14.0f} "
             f"{med['jieba_items_per_s']:>11.0f} {med['ratio']:>6.2f} {med['peak_rss_mb']:>12.0f} "
-            f"{med['pipeline_growth_mb']:>10.0f}"
+            f"{med['pipeline_growth_mb']:>10.0f} {med['worker_peak_mb']:>10.0f}"
         )
 
 

@@ -17,7 +17,7 @@ from digest.compose.composer import Composer, DigestSize
 from digest.compose.llm import ModelClient
 from digest.compose.template import Template
 from digest.compose.writer import ModelWriter
-from digest.ingest.embed import Embedder, OpenAIEmbedder, shared_use_embedder
+from digest.ingest.embed import Embedder, OpenAIEmbedder, shared_process_embedder
 from digest.ingest.enrich import Enricher, load_domain_terms
 from digest.ingest.pipeline import IngestPipeline, utcnow
 from digest.ingest.sources import load_source_specs
@@ -105,7 +105,7 @@ class AppContext:
             return OpenAIEmbedder(
                 settings.embedding_base_url, settings.embedding_model, key, timeout=30.0
             )
-        return shared_use_embedder()
+        return shared_process_embedder()  # the bundled model, in a worker process
 
     def pipeline(self, transport: httpx.AsyncBaseTransport | None = None) -> IngestPipeline:
         return IngestPipeline(

@@ -34,7 +34,7 @@ from digest.ingest.normalise import (
 )
 from digest.ingest.parse import ParsedFeed, RawEntry, parse_feed
 from digest.ingest.roundups import split as split_roundup
-from digest.ingest.stories import Stories, stored_forms
+from digest.ingest.stories import Stories, stored_forms, to_embed
 from digest.text import shorten
 from digest.urls import display_url
 from storage import Database, StorageError
@@ -110,6 +110,7 @@ class _Prepared:
     outlet: str
     items: list[tuple[_Candidate, Enrichment, Probe]]
     duplicate: int
+    to_embed: list[tuple[int, str]]  # (index, text) still to embed
 
 
 class IngestPipeline:
@@ -204,7 +205,12 @@ class IngestPipeline:
         except ParseError as exc:
             return self._failed(source, exc, now)
         async with self._prepare_lock:  # one at a time too: beside the writer, not four-way
-            prepared = await asyncio.to_thread(self._prepare_feed, source, feed, now, stories)
+            prepared = await asyncio.to_thread(
+                self._prepare_feed, source, feed, now, stories, False
+            )
+        # embedded outside the lock: the next feed is prepared meanwhile
+        probes = await stories.embedded([p for _, _, p in prepared.items], prepared.to_embed)
+        prepared.items[:] = [(c, e, p) for (c, e, _), p in zip(prepared.items, probes, strict=True)]
         async with self._write_lock:  # one writer; the event loop stays free for fetches
             outcome = await asyncio.to_thread(self._write_feed, source, prepared, now, stories)
         self._succeeded(source, result, now, "ok", feed.title, feed.warning)
@@ -279,10 +285,10 @@ class IngestPipeline:
         )
 
     def _prepare_feed(
-        self, source: Source, feed: ParsedFeed, now: datetime, stories: Stories
+        self, source: Source, feed: ParsedFeed, now: datetime, stories: Stories, embed: bool = True
     ) -> _Prepared:
-        """What needs no lock: normalise, drop known items, enrich, embed. Runs beside the
-        previous feed's writing (numpy releases the GIL: embeddings take the second core)."""
+        """What needs no lock: normalise, drop known items, enrich, and embed (now, or later
+        when ``embed`` is False). Runs beside the previous feed's writing."""
         base = feed.link or source.url
         parts = [part for entry in feed.entries for part in split_roundup(entry)]
         entries = newest(parts, self.options.max_items_per_feed)
@@ -297,11 +303,12 @@ class IngestPipeline:
             known.update(keys)
             fresh.append(candidate)
         enriched = [self.enricher.enrich(c.title, c.full_text) for c in fresh]
-        pairs = zip(fresh, enriched, strict=True)
-        probes = stories.probes([(c.title, c.summary, e) for c, e in pairs])
+        texts = [(c.title, c.summary, e) for c, e in zip(fresh, enriched, strict=True)]
+        probes = stories.probes(texts, embed_now=embed)
         outlet = source.title or feed.title or urlsplit(source.url).hostname or "?"
         outlet = shorten(one_line(outlet), OUTLET_CHARS)  # it is on every item of the feed
-        return _Prepared(outlet, list(zip(fresh, enriched, probes, strict=True)), duplicate)
+        items = list(zip(fresh, enriched, probes, strict=True))
+        return _Prepared(outlet, items, duplicate, [] if embed else to_embed(texts))
 
     def _write_feed(
         self, source: Source, prepared: _Prepared, now: datetime, stories: Stories

@@ -7,19 +7,24 @@ cycle, and what a new item brings to it (words, meaning, event signature).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
 
 from digest.ingest import embed
 from digest.ingest.dedup import Probe, StoryIndex, from_bytes, minhash, shingles, to_bytes
-from digest.ingest.embed import Embedder
+from digest.ingest.embed import Embedder, EmbeddingError
 from digest.ingest.enrich import Enrichment
 from digest.signature import EventSignature
 from digest.text import is_traditional
 from storage import Database
+
+log = logging.getLogger(__name__)
 
 SIGNATURE_LEAD = 240  # characters of the lead whose numbers and products count
 
@@ -48,30 +53,50 @@ class Stories:
             )
         return cls(index, embedder)
 
-    def probes(self, items: Sequence[tuple[str, str, Enrichment]]) -> list[Probe]:
-        """For each (title, lead, enrichment): what the index is asked with. Embeddings are
-        computed for the whole batch at once (several times faster than one by one)."""
-        vectors = self._embed([embed.embedding_text(title, lead) for title, lead, _ in items])
+    def probes(
+        self, items: Sequence[tuple[str, str, Enrichment]], *, embed_now: bool = True
+    ) -> list[Probe]:
+        """For each (title, lead, enrichment): what the index is asked with — with embeddings
+        computed for the whole batch at once, unless ``embed_now`` is False (then
+        :meth:`embedded` adds them)."""
         probes = []
-        for number, (title, lead, enrichment) in enumerate(items):
+        for title, lead, enrichment in items:
             words = shingles(enrichment.lead_tokens)
             event = EventSignature.of(title, lead[: embed.LEAD_CHARS], enrichment.leading_companies)
-            vector = None if vectors is None else vectors[number]
             probes.append(
                 Probe(
                     minhash(words) if words else None,
                     frozenset(enrichment.about_companies),
                     event,
-                    vector,
+                    None,
                     script_language(title, enrichment.language),
                 )
             )
-        return probes
+        wanted = to_embed(items)
+        if not embed_now or self.embedder is None or not wanted:
+            return probes
+        try:
+            return with_vectors(probes, wanted, self.embedder.embed([t for _, t in wanted]))
+        except EmbeddingError as exc:
+            log.warning("embedding %d items failed (stories by words only): %s", len(wanted), exc)
+            return probes
 
-    def _embed(self, texts: list[str]) -> np.ndarray | None:
-        if self.embedder is None or not texts:
-            return None
-        return self.embedder.embed(texts)
+    async def embedded(self, probes: list[Probe], wanted: list[tuple[int, str]]) -> list[Probe]:
+        """The probes with the embeddings of ``wanted`` (index, text), computed off the event
+        loop: in the embedder's worker process when it has one, else in a thread."""
+        if self.embedder is None or not wanted:
+            return probes
+        texts = [text for _, text in wanted]
+        embed_async = getattr(self.embedder, "embed_async", None)  # a worker process's
+        try:
+            if embed_async is not None:
+                vectors = await embed_async(texts)
+            else:
+                vectors = await asyncio.to_thread(self.embedder.embed, texts)
+        except EmbeddingError as exc:
+            log.warning("embedding %d items failed (stories by words only): %s", len(texts), exc)
+            return probes
+        return with_vectors(probes, wanted, vectors)
 
     def find(self, probe: Probe) -> int | None:
         return self.index.find(probe)
@@ -86,6 +111,23 @@ class Stories:
             probe.embedding,
             probe.language,
         )
+
+
+def to_embed(items: Sequence[tuple[str, str, Enrichment]]) -> list[tuple[int, str]]:
+    """(index, text) of each item to embed: all of them — a report that scores under the
+    threshold may still be the other language's report of a relevant story."""
+    return [
+        (number, embed.embedding_text(title, lead)) for number, (title, lead, _) in enumerate(items)
+    ]
+
+
+def with_vectors(
+    probes: list[Probe], wanted: list[tuple[int, str]], vectors: np.ndarray
+) -> list[Probe]:
+    probes = list(probes)
+    for (number, _), vector in zip(wanted, vectors, strict=True):
+        probes[number] = replace(probes[number], embedding=vector)
+    return probes
 
 
 def script_language(title: str, language: str) -> str:
