@@ -28,13 +28,11 @@ import sys
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import select
 
 from bench.corpus import serve_and_ingest
 from digest.companies import CompanyBase
@@ -45,37 +43,19 @@ from digest.ingest.enrich import Enricher, load_domain_terms
 from digest.ingest.normalise import html_to_text
 from digest.ingest.parse import parse_feed
 from storage import Database
-from storage.tables import ItemRow
-from storage.types import Item
+from tests.support.labelled import (
+    BOILERPLATE,
+    Label,
+    Stored,
+    ids,
+    ratio,
+    relevance_scores,
+    stored_items,
+    tagging_scores,
+)
 
 LABELS = Path(__file__).resolve().parent / "labels" / "real_feeds.tsv"
 WINDOW = timedelta(days=2)
-# Independent of the cleaning rules on purpose: what a reader would call not-the-article.
-BOILERPLATE = re.compile(
-    r"⭐|^\s*\[|\[(?:recommended|optional|unknown)\]|责任编辑|编辑\s*[|丨｜:：]|作者\s*[:：|丨]"
-    r"|本文来自|阅读原文|相关阅读|推荐阅读|延伸阅读|您可能也感兴趣|图片来源|图源|https?://"
-    r"|Advertisement|Bookmark|Share\s+(?:WhatsApp|Telegram|Facebook)|投稿|频道|Source:"
-    r"|Made with love",
-    re.IGNORECASE,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Label:
-    relevant: bool
-    about: frozenset[str]
-    mentioned: frozenset[str] | None  # None: not checked (a long article)
-
-    @property
-    def companies(self) -> frozenset[str] | None:
-        return None if self.mentioned is None else self.about | self.mentioned
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    item: Item
-    key: str  # the label's key: the item's link, or its roundup part's guid
-    file: str
 
 
 def load_labels(path: Path = LABELS) -> dict[str, Label]:
@@ -87,60 +67,9 @@ def load_labels(path: Path = LABELS) -> dict[str, Label]:
         if len(fields) != 4 or fields[1] not in ("0", "1"):
             raise SystemExit(f"{path}:{number}: expected key, 0/1, about, mentioned")
         key, relevant, about, mentioned = fields
-        checked = None if mentioned.strip() == "?" else _ids(mentioned)
-        labels[key] = Label(relevant == "1", _ids(about), checked)
+        checked = None if mentioned.strip() == "?" else ids(mentioned)
+        labels[key] = Label(relevant == "1", ids(about), checked)
     return labels
-
-
-def _ids(field: str) -> frozenset[str]:
-    return frozenset(part.strip() for part in field.split(",") if part.strip() not in ("", "-"))
-
-
-def stored_items(db: Database, files: dict[int, str]) -> list[Stored]:
-    items = {item.id: item for item in db.items.latest(limit=100_000)}
-    with db.engine.connect() as connection:
-        rows = connection.execute(select(ItemRow.id, ItemRow.guid, ItemRow.link, ItemRow.source_id))
-        keyed = []
-        for item_id, guid, link, source_id in rows:
-            assert source_id is not None  # every bench item comes from a feed
-            part = guid if guid and guid.startswith("roundup-story:") else None
-            keyed.append(Stored(items[item_id], part or link or guid or "", files[source_id]))
-    return sorted(keyed, key=lambda s: (s.file, s.item.id))
-
-
-# --- scoring --------------------------------------------------------------------------------
-
-
-def ratio(hits: int, total: int) -> float:
-    return hits / total if total else 1.0
-
-
-def relevance_scores(stored: list[Stored], labels: dict[str, Label]) -> tuple[float, float, int]:
-    pairs = [(s.item.relevant, labels[s.key].relevant) for s in stored if s.key in labels]
-    true_pos = sum(p and t for p, t in pairs)
-    return (
-        ratio(true_pos, sum(p for p, _ in pairs)),
-        ratio(true_pos, sum(t for _, t in pairs)),
-        len(pairs),
-    )
-
-
-def tagging_scores(
-    stored: list[Stored], labels: dict[str, Label], about: bool
-) -> tuple[float, float, list[str]]:
-    predicted = truth = hits = 0
-    errors = []
-    for s in stored:
-        label = labels.get(s.key)
-        if label is None or (not about and label.companies is None):
-            continue
-        got = set(s.item.title_companies if about else s.item.companies)
-        want = set(label.about if about else label.companies or ())
-        predicted, truth, hits = predicted + len(got), truth + len(want), hits + len(got & want)
-        if got != want:
-            extra, missing = sorted(got - want), sorted(want - got)
-            errors.append(f"{s.key[:70]}  +{','.join(extra)} -{','.join(missing)}")
-    return ratio(hits, predicted), ratio(hits, truth), errors
 
 
 def capture_days(stored: list[Stored]) -> list[datetime]:
