@@ -36,8 +36,8 @@ TITLE_BOOST = 1.25  # a name or term in the title counts a quarter more than in 
 # eighth paragraph is not about chips.
 LEAD_CHARS = 300
 _WORDLIKE = re.compile(r"\w", re.UNICODE)
-# What makes a broad company's news count: its compute (an internet giant's data centres and
-# chips), or for a model maker also its pricing and capital, named in the title or lead.
+# What makes a broad company's news count in full: compute, or capital and pricing, named in
+# the title or the first sentence (a model maker's counts double then; see _company_points).
 _COMPUTE = re.compile(
     r"算力|芯片|国产卡|GPU|数据中心|智算|资本开支|capex|\bchips?\b|data cent(?:er|re)"
     r"|AI infrastructure|computing power",
