@@ -137,26 +137,26 @@ def _about(tagging: Tagging, title_end: int, clause_end: int) -> frozenset[str]:
     return in_lead if len(in_lead) <= LEAD_SUBJECTS else frozenset()
 
 
-def _first_sentence_end(text: str, title_end: int) -> int:
-    for start, end in sentence_spans(text):
+def _first_sentence(text: str, title_end: int, lead_end: int) -> tuple[int, int]:
+    """(start, end) of the body's first sentence, read within the lead only (a 1 MB body is
+    not split into sentences for this)."""
+    for start, end in sentence_spans(text[:lead_end]):
         if start > title_end:
-            return end
-    return title_end
+            return start, end
+    return title_end, title_end
 
 
 _CLAUSE_BREAK = re.compile(r"[，,：:；;（(]")
 LEAD_CLAUSE_CHARS = 60
 
 
-def _first_clause_end(text: str, title_end: int) -> int:
+def _clause_end(text: str, sentence: tuple[int, int]) -> int:
     """Where the first clause of the body ends: its subject is named there ("华为开始向…",
     "Kunlunxin, Baidu's chip unit, hired…"), not in what the sentence goes on to say."""
-    for start, end in sentence_spans(text):
-        if start > title_end:
-            stop = min(end, start + LEAD_CLAUSE_CHARS)
-            brk = _CLAUSE_BREAK.search(text, start, stop)
-            return brk.start() if brk else stop
-    return title_end
+    start, end = sentence
+    stop = min(end, start + LEAD_CLAUSE_CHARS)
+    brk = _CLAUSE_BREAK.search(text, start, stop)
+    return brk.start() if brk else stop
 
 
 class Enricher:
@@ -184,8 +184,9 @@ class Enricher:
         boundaries = token_boundaries(tokens)
         tagging = self.companies.tag(text, boundaries)
         lead_end = title_end + 1 + LEAD_CHARS
+        sentence = _first_sentence(text, title_end, lead_end)
         score, _ = self._score(
-            text, boundaries, title_end, lead_end, tagging.named_before(lead_end)
+            text, boundaries, title_end, sentence[1], lead_end, tagging.named_before(lead_end)
         )
         words, lead_words, sentences = _group_tokens(text, tokens, lead_end)
         return Enrichment(
@@ -195,7 +196,7 @@ class Enricher:
             sentence_tokens=sentences,
             companies=tagging.companies,
             title_companies=tagging.named_before(title_end),
-            about_companies=_about(tagging, title_end, _first_clause_end(text, title_end)),
+            about_companies=_about(tagging, title_end, _clause_end(text, sentence)),
             relevance=round(score, 3),
             relevant=score >= self.threshold,
             lead_companies=tagging.named_before(lead_end),
@@ -206,6 +207,7 @@ class Enricher:
         text: str,
         boundaries: frozenset[int],
         title_end: int,
+        opening_end: int,
         lead_end: int,
         companies: frozenset[str],
     ) -> tuple[float, list[tuple[str, float]]]:
@@ -214,8 +216,7 @@ class Enricher:
         score = sum(best.values())
         anchors = sorted(best.items(), key=lambda pair: -pair[1])
         lead = text[:lead_end]
-        # what the item says it is about: its title and first sentence
-        opening = text[: _first_sentence_end(text, title_end)]
+        opening = text[:opening_end]  # what the item says it is about: title, first sentence
         compute, capital = bool(_COMPUTE.search(opening)), bool(_CAPITAL.search(opening))
         on_topic = any(weight > WEAK_TERM for weight in best.values()) or compute or capital
         segments = {c: company.segment for c in companies if (company := self.companies.get(c))}
@@ -277,4 +278,5 @@ class Enricher:
         boundaries = token_boundaries(self._segmenter.cut(text))
         lead_end = title_end + 1 + LEAD_CHARS
         named = self.companies.tag(text, boundaries).named_before(lead_end)
-        return self._score(text, boundaries, title_end, lead_end, named)[1]
+        opening_end = _first_sentence(text, title_end, lead_end)[1]
+        return self._score(text, boundaries, title_end, opening_end, lead_end, named)[1]
