@@ -11,22 +11,20 @@ files that are an error on their source (with the reason), and any crash, which 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import re
 import sys
 import tempfile
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from digest.companies import CompanyBase
 from digest.ingest.enrich import Enricher, load_domain_terms
-from digest.ingest.fetch import FetchOptions
-from digest.ingest.pipeline import IngestPipeline, SourceOutcome
+from digest.ingest.pipeline import SourceOutcome
 from storage import Database
-from tests.support.feedserver import FeedServer
+from tests.support.labelled import serve_and_ingest as serve_feeds
 
 HEADER = re.compile(rb"^Header:\s*([\w-]+):\s*(.+?)\s*$", re.MULTILINE)
 
@@ -46,23 +44,8 @@ def serve_and_ingest(
     """Serve each file from 127.0.0.1 and run one fetch cycle over them all: each source's
     file name by source id, and the cycle's outcomes. ``added``: when the sources were added
     (before their items, so none is a backlog)."""
-    server = FeedServer().start()
-    try:
-        now = datetime.now(UTC)
-        names = {}
-        sources = []
-        for number, path in enumerate(files):
-            body = path.read_bytes()
-            url = server.add(f"/{number}/{path.name}", body=body, headers=headers_of(body))
-            source = db.sources.add(url, added or now)[0]
-            sources.append(source)
-            names[source.id] = path.name
-        options = FetchOptions(allow_private=True, max_bytes=20 * 1024 * 1024)
-        pipeline = IngestPipeline(db, enricher, options, clock=lambda: now)
-        outcomes = asyncio.run(pipeline.run(sources))
-    finally:
-        server.stop()
-    return names, outcomes
+    feeds = [(p.name, body, headers_of(body)) for p in files for body in [p.read_bytes()]]
+    return serve_feeds(db, feeds, enricher, added=added)
 
 
 def main() -> int:

@@ -6,7 +6,6 @@ off-topic item, no backlog item and no boilerplate."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,11 +17,8 @@ from digest.compose.composer import Composer
 from digest.compose.template import Template
 from digest.ingest.embed import shared_use_embedder
 from digest.ingest.enrich import Enricher
-from digest.ingest.fetch import FetchOptions
-from digest.ingest.pipeline import IngestPipeline
 from digest.query import expand
 from storage import Database
-from tests.support.feedserver import FeedServer
 from tests.support.labelled import (
     BOILERPLATE,
     FIXTURE,
@@ -33,6 +29,7 @@ from tests.support.labelled import (
     load_fixture,
     relevance_errors,
     relevance_scores,
+    serve_and_ingest,
     stored_items,
     tagging_scores,
 )
@@ -56,29 +53,15 @@ def run(tmp_path_factory: pytest.TempPathFactory, enricher: Enricher) -> Iterato
     feeds = load_fixture()
     db = Database(f"sqlite:///{tmp_path_factory.mktemp('labelled') / 'items.db'}")
     db.upgrade()
-    server = FeedServer().start()
-    try:
-        names = {}
-        sources = []
-        for feed in feeds:
-            url = server.add(
-                f"/{feed.name}.xml",
-                body=feed.rss(),
-                headers={"Content-Type": "application/rss+xml"},
-            )
-            source = db.sources.add(url, ADDED)[0]
-            sources.append(source)
-            names[source.id] = feed.name
-        pipeline = IngestPipeline(
-            db,
-            enricher,
-            FetchOptions(allow_private=True),
-            clock=lambda: NOW,
-            embedder=shared_use_embedder(),
-        )
-        outcomes = asyncio.run(pipeline.run(sources))
-    finally:
-        server.stop()
+    rss = {"Content-Type": "application/rss+xml"}
+    names, outcomes = serve_and_ingest(
+        db,
+        [(feed.name, feed.rss(), rss) for feed in feeds],
+        enricher,
+        added=ADDED,
+        now=NOW,
+        embedder=shared_use_embedder(),
+    )
     assert all(o.status == "ok" for o in outcomes), outcomes
     yield Run(feeds, fixture_labels(feeds), stored_items(db, names), db)
     db.close()

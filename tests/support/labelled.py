@@ -9,19 +9,25 @@ story by story, keyed ``roundup-story:N:<the roundup's guid>`` as the splitter k
 
 from __future__ import annotations
 
+import asyncio
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from html import escape
 from pathlib import Path
 
 from sqlalchemy import select
 
+from digest.ingest.embed import Embedder
+from digest.ingest.enrich import Enricher
+from digest.ingest.fetch import FetchOptions
+from digest.ingest.pipeline import IngestPipeline, SourceOutcome
 from storage import Database
 from storage.tables import ItemRow
 from storage.types import Item
+from tests.support.feedserver import FeedServer
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "real_text.toml"
 # Independent of the cleaning rules on purpose: what a reader would call not-the-article.
@@ -74,6 +80,36 @@ def stored_items(db: Database, files: dict[int, str]) -> list[Stored]:
             part = guid if guid and guid.startswith("roundup-story:") else None
             keyed.append(Stored(items[item_id], part or link or guid or "", files[source_id]))
     return sorted(keyed, key=lambda s: (s.file, s.item.id))
+
+
+def serve_and_ingest(
+    db: Database,
+    feeds: list[tuple[str, bytes, dict[str, str]]],
+    enricher: Enricher,
+    *,
+    added: datetime | None = None,
+    now: datetime | None = None,
+    embedder: Embedder | None = None,
+) -> tuple[dict[int, str], list[SourceOutcome]]:
+    """Serve each (name, body, headers) from 127.0.0.1 and run one fetch cycle over them all:
+    each feed's name by source id, and the cycle's outcomes. ``added``: when the sources were
+    added (an item published before it is their backlog)."""
+    now = now or datetime.now(UTC)
+    server = FeedServer().start()
+    try:
+        names = {}
+        sources = []
+        for number, (name, body, headers) in enumerate(feeds):
+            url = server.add(f"/{number}/{name}", body=body, headers=headers)
+            source = db.sources.add(url, added or now)[0]
+            sources.append(source)
+            names[source.id] = name
+        options = FetchOptions(allow_private=True, max_bytes=20 * 1024 * 1024)
+        pipeline = IngestPipeline(db, enricher, options, clock=lambda: now, embedder=embedder)
+        outcomes = asyncio.run(pipeline.run(sources))
+    finally:
+        server.stop()
+    return names, outcomes
 
 
 # --- scoring --------------------------------------------------------------------------------
