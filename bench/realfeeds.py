@@ -148,9 +148,9 @@ def feed_texts(files: Iterable[Path]) -> dict[str, str]:
 
 
 def dump(stored: list[Stored], companies: CompanyBase) -> None:
-    names = sorted(
-        ((name, c.id) for c in companies for name in c.all_names), key=lambda p: -len(p[0])
-    )
+    # every name the matcher knows, guarded aliases (Kimi, TPU…) included, so the labeller
+    # judges each occurrence the matcher might tag
+    names = sorted(companies.names().items(), key=lambda p: -len(p[0]))
     pattern = re.compile(
         "|".join(
             rf"(?<![A-Za-z]){re.escape(n)}(?![A-Za-z])" if n.isascii() else re.escape(n)
@@ -169,14 +169,12 @@ def dump(stored: list[Stored], companies: CompanyBase) -> None:
             f" about={','.join(item.title_companies)} all={','.join(item.companies)}"
         )
         text = f"{item.title}\n{item.summary}"
-        hits = sorted(
-            {
-                f"{owner[m.group(0).lower()]}:{text[max(0, m.start() - 6) : m.end() + 6]!r}"
-                for m in pattern.finditer(text)
-            }
-        )
-        for hit in hits[:12]:
-            print(f"    ~ {hit}")
+        contexts: dict[str, list[str]] = defaultdict(list)
+        for m in pattern.finditer(text):
+            around = text[max(0, m.start() - 6) : m.end() + 6]
+            contexts[owner[m.group(0).lower()]].append(repr(around))
+        for company, seen in sorted(contexts.items()):  # a few of each, so none is hidden
+            print(f"    ~ {company} ({len(seen)}): {' '.join(seen[:3])}")
 
 
 def main() -> int:

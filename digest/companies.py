@@ -34,6 +34,7 @@ class Company:
     aliases: tuple[str, ...]
     tickers: tuple[str, ...]
     products: tuple[str, ...]
+    people: tuple[str, ...] = ()  # founders and chiefs whose name in the news stands for it
     broad: bool = False  # a business far beyond AI compute (phones, games): a mention says less
     description_zh: str = ""
 
@@ -46,7 +47,14 @@ class Company:
 
     @property
     def all_names(self) -> tuple[str, ...]:
-        return (self.name_en, self.name_zh, *self.aliases, *self.tickers, *self.products)
+        return (
+            self.name_en,
+            self.name_zh,
+            *self.aliases,
+            *self.tickers,
+            *self.products,
+            *self.people,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +128,10 @@ class CompanyBase:
             self._owner[guard.alias] = guard.company_id
         self._matcher = PhraseMatcher(self._owner, case_sensitive)
 
+    def names(self) -> dict[str, str]:
+        """Every name the matcher looks for (guarded aliases included), with its company's id."""
+        return dict(self._owner)
+
     @classmethod
     def load(cls, path: Path | None = None) -> CompanyBase:
         """Read the data file (the bundled one unless ``path`` is given)."""
@@ -153,6 +165,7 @@ class CompanyBase:
                         aliases=tuple(entry.get("aliases", ())),
                         tickers=tuple(entry.get("tickers", ())),
                         products=tuple(entry.get("products", ())),
+                        people=tuple(entry.get("people", ())),
                     )
                 )
             except KeyError as exc:

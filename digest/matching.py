@@ -21,6 +21,9 @@ _SPACE_ONLY = re.compile(r"\s+")
 # A name of four letters or more followed by a version or a hyphenated qualifier (Qwen3.6,
 # DeepSeek-V4, Nvidia-backed) names it; shorter ones do not (amd64, MU-MIMO).
 _VERSIONED = re.compile(r"([A-Za-z]{4,})(?=[0-9]|-)")
+# A three-letter name in capitals (GLM, MLU), then a hyphen and a number, is a product and its
+# version (GLM-5.1, MLU-370); amd64 and MU-MIMO are not.
+_CODE_VERSIONED = re.compile(r"([A-Za-z]{3})(?=-[0-9])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,10 @@ class PhraseMatcher:
         if versioned and (phrase := self._lookup(versioned.group(1))) is not None:
             start = words[i].start()  # Qwen3.6, DeepSeek-V4-Pro, Intel-based: the name
             return Match(phrase, start, start + len(versioned.group(1))), 1
+        coded = _CODE_VERSIONED.match(words[i].group())
+        if coded and coded.group(1).isupper() and (phrase := self._lookup(coded.group(1))):
+            start = words[i].start()
+            return Match(phrase, start, start + 3), 1
         return None
 
     def _lookup(self, key: str) -> str | None:

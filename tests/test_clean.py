@@ -13,6 +13,12 @@ from tests.support.helpers import FakeClock
 CASES = [
     # (title, body, gone from title+body, kept)
     (
+        "暴雨后城市内涝的原因是什么？",
+        "老城区排水管网标准偏低。排水能力不足，多处道路积水_腾讯新闻 专家建议加快改造。",
+        ["_腾讯新闻"],
+        ["多处道路积水", "专家建议加快改造"],
+    ),
+    (
         "⭐⭐ 寒武纪发布新芯片",
         "寒武纪发布新一代训练芯片。",
         ["⭐"],

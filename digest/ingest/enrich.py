@@ -21,7 +21,10 @@ from digest.text import (
 # What makes global chip news bear on China: the country named, or one of its companies.
 _CHINA = re.compile(
     r"中国|国内|国产|对华|中方|大陆|内地|中资|\bChina\b|\bChinese\b|\bBeijing\b|\bShanghai\b"
-    r"|\bShenzhen\b|出口管制|export control|H20|H200|B30|MI308",
+    r"|\bShenzhen\b|出口管制|export control|H20|H200|B30|MI308"
+    # its markets and cities: memory prices in 华强北, an A-share sector's results ("北京时间"
+    # is a clock and a sum "约合…元人民币" a conversion: neither says China)
+    r"|(?:北京|上海)(?!时间)|深圳|杭州|华强北|A\s?股|港股|科创板|创业板|沪深",
     re.IGNORECASE,
 )
 # Companies whose news is mostly not about compute (games, phones, shopping, mobile plans; a
@@ -128,6 +131,16 @@ def _group_tokens(
 LEAD_SUBJECTS = 2  # a lead naming more is a sector's news ("A, B, C rose"), not theirs
 
 
+def _listed_once(points: Mapping[str, float], in_title: frozenset[str]) -> dict[str, float]:
+    """Each company's points; but the companies a lead lists beside a title that names none of
+    them (seven phone makers' AI services approved) count as one: the best of them."""
+    listed = [c for c in points if c not in in_title]
+    if len(listed) <= LEAD_SUBJECTS:
+        return dict(points)
+    best = max(listed, key=lambda c: points[c])
+    return {c: p if c in in_title or c == best else 0.0 for c, p in points.items()}
+
+
 def _about(tagging: Tagging, title_end: int, clause_end: int) -> frozenset[str]:
     """The companies an item is about: its title's, else its lead's subject."""
     in_title = tagging.named_before(title_end)
@@ -186,7 +199,13 @@ class Enricher:
         lead_end = title_end + 1 + LEAD_CHARS
         sentence = _first_sentence(text, title_end, lead_end)
         score, _ = self._score(
-            text, boundaries, title_end, sentence[1], lead_end, tagging.named_before(lead_end)
+            text,
+            boundaries,
+            title_end,
+            sentence[1],
+            lead_end,
+            tagging.named_before(lead_end),
+            tagging.named_before(title_end),
         )
         words, lead_words, sentences = _group_tokens(text, tokens, lead_end)
         return Enrichment(
@@ -210,15 +229,19 @@ class Enricher:
         opening_end: int,
         lead_end: int,
         companies: frozenset[str],
+        in_title: frozenset[str],
     ) -> tuple[float, list[tuple[str, float]]]:
         """The relevance score and what made it: (domain term or company id, points)."""
-        best, title_anchored = self._term_points(text[:lead_end], boundaries, title_end)
+        best, title_terms = self._term_points(text[:lead_end], boundaries, title_end)
+        title_anchored = any(self._terms[t] > 0 for t in title_terms)
         score = sum(best.values())
         anchors = sorted(best.items(), key=lambda pair: -pair[1])
         lead = text[:lead_end]
         opening = text[:opening_end]  # what the item says it is about: title, first sentence
         compute, capital = bool(_COMPUTE.search(opening)), bool(_CAPITAL.search(opening))
-        on_topic = any(weight > WEAK_TERM for weight in best.values()) or compute or capital
+        # a term's own weight says whether it is about compute (the title's boost does not make
+        # "large model" a compute word)
+        on_topic = any(self._terms[t] > WEAK_TERM for t in best) or compute or capital
         segments = {c: company.segment for c in companies if (company := self.companies.get(c))}
         china = bool(_CHINA.search(lead))
         foreign_only = all(s == "foreign" for s in segments.values())
@@ -229,33 +252,44 @@ class Enricher:
             return score * GLOBAL_SHARE, anchors
         if not segments and not title_anchored:
             return score / 2, anchors  # domain words in a body whose title is about else
+        if self._off_topic_title(title_terms):
+            return score / 2, anchors  # a phone's or a car's launch that names a model or AI
         if "foreign" in segments.values() and _CHINA.search(opening):
             score += CHINA_BEARING  # a foreign chipmaker's China business, export rules...
             anchors.append(("china", CHINA_BEARING))
         infra = bool(_INFRA.search(opening))
-        for company_id in sorted(companies):
-            company = self.companies.get(company_id)
-            if company is not None:
-                points = self._company_points(company, on_topic, compute or capital, infra)
-                score += points
-                anchors.append((company_id, points))
+        points = {
+            company_id: self._company_points(company, on_topic, compute or capital, infra)
+            for company_id in sorted(companies)
+            if (company := self.companies.get(company_id))
+        }
+        for company_id, share in _listed_once(points, in_title).items():
+            score += share
+            anchors.append((company_id, share))
         return score, anchors
+
+    def _off_topic_title(self, title_terms: frozenset[str]) -> bool:
+        """A title whose only domain words are weak ones ("large model") beside a consumer
+        word (phone, new car)."""
+        weights = [self._terms[t] for t in title_terms]
+        return any(w < 0 for w in weights) and not any(w > WEAK_TERM for w in weights)
 
     def _term_points(
         self, lead: str, boundaries: frozenset[int], title_end: int
-    ) -> tuple[dict[str, float], bool]:
-        """Each domain term of the title and lead, once, with its points; and whether the title
-        has one (a positive one)."""
+    ) -> tuple[dict[str, float], frozenset[str]]:
+        """Each domain term of the title and lead, once, with its points; and the terms the
+        title has."""
         best: dict[str, float] = {}
-        in_title = False
+        in_title: set[str] = set()
         for match in self._term_matcher.find(lead, boundaries):
-            boost = TITLE_BOOST if match.end <= title_end else 1.0
-            weight = self._terms.get(match.phrase, 0.0) * boost
-            in_title = in_title or (match.end <= title_end and weight > 0)
+            titled = match.end <= title_end
+            weight = self._terms.get(match.phrase, 0.0) * (TITLE_BOOST if titled else 1.0)
+            if titled:
+                in_title.add(match.phrase)
             # a term counts once, at its strongest (or, for a negative term, its weakest)
             known = best.get(match.phrase)
             best[match.phrase] = weight if known is None else max(known, weight, key=abs)
-        return best, in_title
+        return best, frozenset(in_title)
 
     @staticmethod
     def _company_points(
@@ -277,6 +311,7 @@ class Enricher:
         title_end = len(match_form(title))
         boundaries = token_boundaries(self._segmenter.cut(text))
         lead_end = title_end + 1 + LEAD_CHARS
-        named = self.companies.tag(text, boundaries).named_before(lead_end)
+        tagging = self.companies.tag(text, boundaries)
+        named, in_title = tagging.named_before(lead_end), tagging.named_before(title_end)
         opening_end = _first_sentence(text, title_end, lead_end)[1]
-        return self._score(text, boundaries, title_end, opening_end, lead_end, named)[1]
+        return self._score(text, boundaries, title_end, opening_end, lead_end, named, in_title)[1]
