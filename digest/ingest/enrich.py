@@ -51,9 +51,9 @@ _CAPITAL = re.compile(
     r"|price cut",
     re.IGNORECASE,
 )
-# An internet giant's compute: its data centres, its AI infrastructure, its capex.
+# An internet giant's compute: its data centres and servers, its AI infrastructure, its capex.
 _INFRA = re.compile(
-    r"算力|数据中心|智算|资本开支|capex|GPU|data cent(?:er|re)|AI infrastructure"
+    r"算力|数据中心|智算|服务器|资本开支|capex|GPU|data cent(?:er|re)|AI infrastructure"
     r"|computing power",
     re.IGNORECASE,
 )
