@@ -44,6 +44,20 @@ class Embedder(Protocol):
         """One L2-normalised row per text."""
         ...
 
+    async def embed_async(self, texts: Sequence[str]) -> np.ndarray:
+        """The same, off the event loop (a thread, or the embedder's own worker process)."""
+        ...
+
+
+class _InThread:
+    """``embed_async`` for an embedder that computes or waits in the calling process."""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    async def embed_async(self, texts: Sequence[str]) -> np.ndarray:
+        return await asyncio.to_thread(self.embed, texts)
+
 
 def embedding_text(title: str, lead: str) -> str:
     return f"{title}。{lead[:LEAD_CHARS]}" if lead else title
@@ -63,7 +77,7 @@ def from_bytes(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<f2").astype(np.float32)
 
 
-class UseEmbedder:
+class UseEmbedder(_InThread):
     """The bundled multilingual model (512 dimensions, ~1,700 texts/s batched on 2 cores)."""
 
     name = "use-multilingual-v3"
@@ -155,7 +169,7 @@ def shared_process_embedder() -> ProcessEmbedder:
     return ProcessEmbedder()
 
 
-class OpenAIEmbedder:
+class OpenAIEmbedder(_InThread):
     """An OpenAI-compatible ``/embeddings`` endpoint, through the official ``openai`` SDK."""
 
     def __init__(self, base_url: str, model: str, api_key: str | None, timeout: float) -> None:

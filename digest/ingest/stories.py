@@ -7,7 +7,6 @@ cycle, and what a new item brings to it (words, meaning, event signature).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Sequence
@@ -87,12 +86,8 @@ class Stories:
         if self.embedder is None or not wanted:
             return probes
         texts = [text for _, text in wanted]
-        embed_async = getattr(self.embedder, "embed_async", None)  # a worker process's
         try:
-            if embed_async is not None:
-                vectors = await embed_async(texts)
-            else:
-                vectors = await asyncio.to_thread(self.embedder.embed, texts)
+            vectors = await self.embedder.embed_async(texts)
         except EmbeddingError as exc:
             log.warning("embedding %d items failed (stories by words only): %s", len(texts), exc)
             return probes
