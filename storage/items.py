@@ -45,6 +45,17 @@ def _not_backlog(before: datetime) -> Any:
 
 
 _KEY_CHUNK = 500  # stays under SQLite's bound-parameter limit
+# PostgreSQL /search reads the newest ids first. Its planner cannot tell a word's real frequency
+# (an unknown word, two words always written together): it walks the primary key backwards,
+# computing the tsvector of every row until ten match — 1.7 s at a million items for a word
+# nobody wrote. Within the newest window that walk is bounded; past it, the GIN bitmap of every
+# match is sorted (``id + 0`` keeps the planner off the key), cheap because a word with fewer
+# than ten matches among the newest is rare (docs/benchmarks.md, session 7).
+_PG_SEARCH = (
+    "SELECT id FROM items WHERE to_tsvector('simple', tokens) @@ to_tsquery('simple', :match) "
+    "AND id > :after ORDER BY {key} {order} LIMIT :n"
+)
+NEWEST_WINDOW = 5000
 
 
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -195,10 +206,7 @@ class ItemRepository(ItemCounts):
                 for group in clean
             )
         else:
-            query = text(
-                "SELECT id FROM items WHERE to_tsvector('simple', tokens) "
-                f"@@ to_tsquery('simple', :match) AND id > :after ORDER BY id {order} LIMIT :n"
-            )
+            query = text(_PG_SEARCH.format(key="id", order=order))
             match = " & ".join(
                 "("
                 + " | ".join("(" + " <-> ".join(_lexeme(w) for w in words) + ")" for words in group)
@@ -211,10 +219,25 @@ class ItemRepository(ItemCounts):
         if backlog_before is not None:
             rows_query = rows_query.where(_not_backlog(backlog_before))
         with self._store.session() as session:
-            ids = list(session.scalars(query, {"match": match, "n": limit, "after": after}))
+            if self._store.is_sqlite or after_id is not None:
+                ids = list(session.scalars(query, {"match": match, "n": limit, "after": after}))
+            else:
+                ids = self._pg_newest(session, match, limit)
             rows = list(session.scalars(rows_query.where(ItemRow.id.in_(ids))))
             items = {i.id: i for i in self._to_items(session, rows)}
         return [items[i] for i in ids if i in items]
+
+    @staticmethod
+    def _pg_newest(session: Session, match: str, limit: int) -> list[int]:
+        """The newest ``limit`` matches on PostgreSQL, in a time that does not depend on the
+        planner's guess of the words' frequency (see _PG_SEARCH)."""
+        top = session.scalar(select(func.max(ItemRow.id))) or 0
+        params = {"match": match, "n": limit, "after": top - NEWEST_WINDOW}
+        recent = list(session.scalars(text(_PG_SEARCH.format(key="id", order="DESC")), params))
+        if len(recent) >= limit:
+            return recent
+        params["after"] = -1
+        return list(session.scalars(text(_PG_SEARCH.format(key="id + 0", order="DESC")), params))
 
     def company_stories(self, company: str, since: datetime) -> int:
         """Stories with a relevant report naming ``company`` published since ``since`` (what

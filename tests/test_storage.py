@@ -155,3 +155,31 @@ def test_migration_0013_copies_each_tags_story_and_relevance(
     db.upgrade()
     assert db.items.company_stories("cambricon", since) == 1  # the backfill filled them
     db.close()
+
+
+@pytest.mark.parametrize("window", [3, 5000])
+def test_search_answers_the_newest_matches_inside_and_beyond_the_newest_window(
+    db: Database, monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:
+    """On PostgreSQL the newest ids are searched first and the rest only when they hold too few
+    matches: the answer is the same either way (newest first, none missed, none invented)."""
+    monkeypatch.setattr("storage.items.NEWEST_WINDOW", window)
+    words = ["寒武纪", "海光", "寒武纪", "海光", "海光", "海光", "海光", "寒武纪", "海光", "海光"]
+    stored = db.items.add_many(
+        [
+            new_item(
+                guid_key=f"g{n}".ljust(40, "0"),
+                link_key=f"l{n}".ljust(40, "0"),
+                content_key=f"c{n}".ljust(40, "0"),
+                tokens=((word, "芯片"),),
+            )
+            for n, word in enumerate(words)
+        ]
+    )
+    ids = [s.item_id for s in stored if s is not None]
+    by_word = {w: [i for i, x in zip(ids, words, strict=True) if x == w][::-1] for w in words}
+    assert [i.id for i in db.items.search([["寒武纪"]], limit=2)] == by_word["寒武纪"][:2]
+    assert [i.id for i in db.items.search([["寒武纪"]])] == by_word["寒武纪"]
+    assert [i.id for i in db.items.search([["海光"]], limit=3)] == by_word["海光"][:3]
+    assert [i.id for i in db.items.search([["芯片"]], limit=4)] == ids[::-1][:4]
+    assert db.items.search([["无此词"]]) == []
