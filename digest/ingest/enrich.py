@@ -297,8 +297,8 @@ class Enricher:
     ) -> float:
         """A company's weight; half for a broad company's news that is not about compute; double
         for a model maker's compute, pricing or capital, or an internet giant's data centres."""
-        if company.segment == "ai-models" and compute_or_capital:
-            return company.weight * 2
+        if company.segment == "ai-models":  # its compute or capital in the opening, or little
+            return company.weight * 2 if compute_or_capital else company.weight / 2
         if company.segment == "internet" and not company.broad and infra:
             return company.weight * 2
         broad = company.broad or company.segment in BROAD_SEGMENTS
