@@ -118,8 +118,8 @@ async def time_queries(ctx: AppContext, queries: list[str]) -> list[float]:
     talk, caller = Conversation(ctx), Caller(1, "private", 1)
 
     async def answer(query: str) -> object:
-        replies = await talk.handle(caller, query)
-        return replies and "<b>" in replies[0].text
+        replies = await talk.handle(caller, query)  # a card or hits; "none found" for ABSENT
+        return replies and (ABSENT in query or "<b>" in replies[0].text)
 
     return await timed(answer, queries)
 
