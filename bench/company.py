@@ -4,10 +4,10 @@
 
 Fills a fresh SQLite file (or the empty PostgreSQL database given) with N items spread over
 the tracked companies (bulk inserts through the real schema, full-text indexes included), then
-times the command layer answering
-``/company`` for names, tickers and near-misses, and ``/search`` for a word found in one
-item in forty (one query in five for a word no item has), inline queries (``@bot 寒武纪``: up to five cards), and ``/trend`` (the 90 days'
-stories read and the chart drawn as PNG): p50 and p95 in milliseconds.
+times the command layer answering ``/company`` for names, tickers and near-misses, ``/search``
+for a word found in one item in forty (one query in five for a word no item has), inline
+queries (``@bot 寒武纪``: up to five cards), and ``/trend`` (the 90 days' stories read and the
+chart drawn as PNG): p50 and p95 in milliseconds.
 """
 
 from __future__ import annotations

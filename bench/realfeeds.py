@@ -15,8 +15,10 @@ clustered by the real pipeline into a throw-away SQLite file. Then:
   boilerplate. It also checks that no item older than the window is cited.
 
 ``--dump`` prints, for labelling, each stored item with its key, title, the start of its clean
-text and every knowledge-base name found in its text by plain substring search (with a few
-characters around it): the labeller judges each. Nothing of the feeds' text is kept in the
+text, what the pipeline predicted, and per company every name the matcher knows (guarded aliases
+such as Kimi included) found in the stored text, with up to three occurrences in context; a
+company tagged further into a long article than the stored 4,000 characters shows in ``pred``
+only. The labeller judges each. Nothing of the feeds' text is kept in the
 project: the labels file holds keys and judgements.
 """
 
