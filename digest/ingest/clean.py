@@ -54,12 +54,21 @@ class Rules:
                 if lines
                 else None
             )
+            aggregator = _any_of(data.get("aggregators", ()))
             title_prefixes, title_suffixes, body_prefixes, cut_markers, anywhere = (
-                tuple(re.compile(p) for p in data.get(name, ())) for name in names
+                tuple(re.compile(p.replace("<aggregator>", aggregator)) for p in data.get(name, ()))
+                for name in names
             )
             return cls(title_prefixes, title_suffixes, body_prefixes, cut_markers, anywhere, chrome)
         except (tomllib.TOMLDecodeError, re.error) as exc:
             raise ConfigError(f"cleaning.toml: {exc}") from exc
+
+
+def _any_of(names: list[str]) -> str:
+    """A pattern for any of ``names``, longest first (凤凰网科技 whole, not 凤凰网 and a rest);
+    none matches nothing."""
+    ordered = sorted(names, key=len, reverse=True)
+    return "(?:" + "|".join(map(re.escape, ordered)) + ")" if ordered else "(?!)"
 
 
 @cache
