@@ -78,7 +78,8 @@ def from_bytes(data: bytes) -> np.ndarray:
 
 
 class UseEmbedder(_InThread):
-    """The bundled multilingual model (512 dimensions, ~1,700 texts/s batched on 2 cores)."""
+    """The bundled multilingual model (512 dimensions; ~350 texts/s of a title and 120
+    characters on one core of the benchmark machine, docs/benchmarks.md)."""
 
     name = "use-multilingual-v3"
 
